@@ -1,0 +1,3 @@
+from supervisor.control.cli import supervisor_main
+
+supervisor_main()
