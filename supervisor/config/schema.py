@@ -144,7 +144,8 @@ class ErrorRuleSpec:
     pattern: str  # regular expression, searched case-insensitively
     severity: str
     action: str
-    failure: str = "unknown"  # failure type the rule classifies as
+    # failure type the rule classifies as; empty: the rule's own severity/action decide
+    failure: str = ""
 
 
 @dataclass(frozen=True)
