@@ -1,0 +1,137 @@
+"""Taking a checkpoint of a running session: safe point, snapshot, file, journal, retention.
+
+The safe point: agents that announced ``quiesce`` are asked to stop at one (bounded by
+``quiesce_timeout_secs``); the others, and those that did not answer in time, are frozen
+(SIGSTOP of their process group). Agents are released as soon as the project snapshot is
+taken; writing the checkpoint file and retention happen with the agents running again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from supervisor import __version__, logs
+from supervisor.agents.host import AgentHost
+from supervisor.checkpoint.snapshot import SnapshotStore
+from supervisor.checkpoint.store import (
+    FORMAT_NAME,
+    SCHEMA_VERSION,
+    CheckpointStore,
+    encode_manifest,
+    write_checkpoint,
+)
+from supervisor.session.layout import SessionLayout
+
+log = logs.get("checkpoint")
+
+
+@dataclass
+class CheckpointResult:
+    number: int
+    path: Path
+    trigger: str
+    duration_ms: float
+    held_ms: float
+    size_bytes: int
+    files: int
+    bytes_hashed: int
+
+    def summary(self, t: float) -> dict[str, Any]:
+        return {"number": self.number, "path": str(self.path), "trigger": self.trigger,
+                "t": round(t, 3), "duration_ms": round(self.duration_ms, 1),
+                "held_ms": round(self.held_ms, 1), "size_bytes": self.size_bytes,
+                "files": self.files}
+
+
+async def hold_agents(hosts: Iterable[AgentHost], timeout: float) -> list[AgentHost]:
+    """Bring every agent to a safe point; returns those that must be released."""
+    hosts = [h for h in hosts if h.alive]
+    capable = [h for h in hosts if "quiesce" in h.capabilities]
+    others = [h for h in hosts if "quiesce" not in h.capabilities]
+    answers = await asyncio.gather(*(h.quiesce(timeout) for h in capable),
+                                   return_exceptions=True)
+    for h, ok in zip(capable, answers, strict=True):
+        if ok is not True:
+            others.append(h)  # did not reach a safe point in time: freeze it
+    for h in others:
+        with contextlib.suppress(Exception):
+            h.freeze()
+    return hosts
+
+
+async def release_agents(hosts: Iterable[AgentHost]) -> None:
+    for h in hosts:
+        with contextlib.suppress(Exception):
+            h.thaw()
+            await h.unquiesce()
+
+
+def git_commit(project: Path) -> str | None:
+    if not (project / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class Checkpointer:
+    def __init__(self, layout: SessionLayout, excludes: tuple[str, ...], keep_last: int,
+                 quiesce_timeout: float):
+        self.layout = layout
+        self.excludes = excludes
+        self.keep_last = keep_last
+        self.quiesce_timeout = quiesce_timeout
+        self.snapshots = SnapshotStore(layout.snapshots_dir)
+        self.store = CheckpointStore(layout.checkpoints_dir, self.snapshots)
+        self._lock = asyncio.Lock()
+
+    async def take(self, trigger: str, hosts: Iterable[AgentHost], state: Any) -> CheckpointResult:
+        """Checkpoint now. ``state()`` returns the session's body fields at the safe point."""
+        async with self._lock:  # CLI, signal and HTTP at once: one after the other
+            t0 = time.monotonic()
+            held = await hold_agents(hosts, self.quiesce_timeout)
+            h0 = time.monotonic()
+            try:
+                body = state()  # counters and journal seq, consistent: no await in between
+                manifest, stats = await asyncio.to_thread(
+                    self.snapshots.snapshot, self.layout.project_dir, self.excludes)
+            finally:
+                await release_agents(held)
+            held_ms = (time.monotonic() - h0) * 1000 if held else 0.0
+            commit = await asyncio.to_thread(git_commit, self.layout.project_dir)
+            number, path = self.store.next_path()
+            body.update({
+                "number": number,
+                "trigger": trigger,
+                "manifest": encode_manifest(manifest),
+                "git_commit": commit,
+                "held_ms": round(held_ms, 1),
+                "versions": {"supervisor": __version__, "format": FORMAT_NAME,
+                             "schema": SCHEMA_VERSION, "python": platform.python_version(),
+                             "msgpack": ".".join(map(str, msgpack.version))},
+            })
+            body["duration_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            size = await asyncio.to_thread(write_checkpoint, path, body)
+            duration_ms = (time.monotonic() - t0) * 1000
+            result = CheckpointResult(number, path, trigger, duration_ms, held_ms, size,
+                                      stats.files, stats.bytes_hashed)
+            try:
+                deleted = await asyncio.to_thread(self.store.apply_retention, self.keep_last)
+                if deleted:
+                    log.info("checkpoint_retention", deleted=[p.name for p in deleted])
+            except Exception as e:  # retention must never cost the checkpoint just taken
+                log.exception("checkpoint_retention_failed", error=str(e))
+            return result

@@ -1,0 +1,402 @@
+"""The checkpoint file format and the manifest of a project tree.
+
+A checkpoint file is, byte for byte::
+
+    MAGIC (8 bytes)  b"MTCKPT\\n\\x00"
+    header_len       uint32 big-endian, 1 .. MAX_HEADER_LEN
+    header_crc32     uint32 big-endian, zlib.crc32 of the header bytes
+    header           msgpack map {format, schema, body_len, body_sha256, created_wall}
+    body             msgpack map with str keys, exactly body_len bytes, sha256 = body_sha256
+
+The header has its own CRC so that a flipped bit there reads as damage, not as an
+unknown format; the body has a sha256. Every way a file can be wrong (truncated,
+damaged, foreign, from a newer schema, absurd lengths, wrong types) is refused with a
+``CheckpointCorrupt`` or ``CheckpointVersionError`` naming the file and the problem.
+
+The manifest lists a project tree as ``Entry`` rows (posix paths relative to the
+project root); ``validate_manifest`` refuses any manifest that could make a restore
+write outside the project (``..``, absolute paths, links that climb out, entries under
+a non-directory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import os
+import re
+import struct
+import zlib
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgpack
+
+from supervisor.errors import CheckpointCorrupt, CheckpointError, CheckpointVersionError
+from supervisor.session.files import atomic_writer
+
+FORMAT_NAME = "megatest-checkpoint"
+SCHEMA_VERSION = 1
+MAGIC = b"MTCKPT\n\x00"
+MAX_HEADER_LEN = 64 * 1024
+MAX_BODY_LEN = 1 << 30  # 1 GiB: far beyond any real checkpoint, far below an absurd prefix
+_PREAMBLE = struct.Struct(">8sII")
+_SYMLINK_BUDGET = 64  # more than the kernel's 40, so whatever the kernel resolves, we do
+
+Kind = Literal["file", "dir", "symlink"]
+_KIND_CODE: dict[str, int] = {"file": 0, "dir": 1, "symlink": 2}
+_CODE_KIND: dict[int, Kind] = {0: "file", 1: "dir", 2: "symlink"}
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One node of a project tree. ``path`` is posix and relative to the project root."""
+
+    path: str
+    kind: Kind
+    mode: int  # permission bits (stat.S_IMODE)
+    size: int = 0  # files only
+    digest: str | None = None  # files only: sha256 hex of the content
+    target: str | None = None  # symlinks only: the link text, never followed
+
+
+# ---------------------------------------------------------------- manifest checks
+
+
+def _bad(where: str, index: int, path: object, what: str) -> CheckpointCorrupt:
+    return CheckpointCorrupt(where, f"manifest entry {index} ({path!r}): {what}")
+
+
+def _check_path(path: str) -> str | None:
+    if not path:
+        return "empty path"
+    if "\x00" in path:
+        return "path contains a NUL byte"
+    if path.startswith("/"):
+        return "absolute path"
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            return f"path component {part!r} is not allowed (must be a plain relative path)"
+    return None
+
+
+def link_escapes(path: str, target: str, links: Mapping[str, str]) -> str | None:
+    """Why the link at ``path`` resolves outside the root (following ``links``), or None.
+
+    Resolution is virtual: it walks the manifest, following the other links in it, as
+    the kernel would once the tree is on disk. A loop is not an escape (the kernel
+    would stop with ELOOP before leaving the tree).
+    """
+    if target.startswith("/"):
+        return f"link target {target!r} is absolute"
+    stack = path.split("/")[:-1]
+    pending = deque(target.split("/"))
+    budget = _SYMLINK_BUDGET
+    while pending:
+        part = pending.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return f"link target {target!r} climbs out of the project"
+            stack.pop()
+            continue
+        stack.append(part)
+        inner = links.get("/".join(stack))
+        if inner is None:
+            continue
+        budget -= 1
+        if budget < 0:
+            return None
+        if inner.startswith("/"):
+            return f"link target {target!r} goes through a link to an absolute path"
+        stack.pop()
+        pending.extendleft(reversed(inner.split("/")))
+    return None
+
+
+def _check_entry(e: object, index: int, where: str) -> Entry:
+    if not isinstance(e, Entry):
+        raise _bad(where, index, None, f"expected an Entry, got {type(e).__name__}")
+    p = e.path
+    if not isinstance(p, str):
+        raise _bad(where, index, p, f"path must be a string, got {type(p).__name__}")
+    why = _check_path(p)
+    if why:
+        raise _bad(where, index, p, why)
+    if e.kind not in _KIND_CODE:
+        raise _bad(where, index, p, f"unknown kind {e.kind!r}")
+    if type(e.mode) is not int or not 0 <= e.mode <= 0o7777:
+        raise _bad(where, index, p, f"mode must be an int in 0..0o7777, got {e.mode!r}")
+    if e.kind == "file":
+        if type(e.size) is not int or e.size < 0:
+            raise _bad(where, index, p, f"size must be a non-negative int, got {e.size!r}")
+        if not isinstance(e.digest, str) or not _HEX64.fullmatch(e.digest):
+            raise _bad(where, index, p, f"digest must be 64 lowercase hex digits, got {e.digest!r}")
+        if e.target is not None:
+            raise _bad(where, index, p, "a file has no link target")
+    elif e.kind == "symlink":
+        t = e.target
+        if not isinstance(t, str) or not t or "\x00" in t:
+            raise _bad(where, index, p, f"link target must be a non-empty string, got {t!r}")
+        if e.digest is not None:
+            raise _bad(where, index, p, "a link has no digest")
+    elif e.digest is not None or e.target is not None:
+        raise _bad(where, index, p, "a directory has no digest or target")
+    return e
+
+
+def validate_manifest(manifest: Sequence[Entry], where: str) -> None:
+    """Refuse (``CheckpointCorrupt``) a manifest that is malformed or unsafe to restore."""
+    if not isinstance(manifest, Sequence) or isinstance(manifest, str | bytes):
+        raise CheckpointCorrupt(where, f"manifest must be a list, got {type(manifest).__name__}")
+    kinds: dict[str, str] = {}
+    links: dict[str, str] = {}
+    for i, raw in enumerate(manifest):
+        e = _check_entry(raw, i, where)
+        if e.path in kinds:
+            raise _bad(where, i, e.path, "duplicate path")
+        kinds[e.path] = e.kind
+        if e.kind == "symlink":
+            links[e.path] = e.target  # type: ignore[assignment]
+    for i, e in enumerate(manifest):
+        parent, sep, _ = e.path.rpartition("/")
+        if sep and kinds.get(parent) != "dir":
+            what = kinds.get(parent)
+            why = "is missing" if what is None else f"is a {what}, not a directory"
+            raise _bad(where, i, e.path, f"parent {parent!r} {why}")
+        if e.kind == "symlink":
+            escape = link_escapes(e.path, e.target or "", links)
+            if escape:
+                raise _bad(where, i, e.path, escape)
+
+
+# ---------------------------------------------------------------- manifest encoding
+
+
+def _enc_name(s: str) -> str | bytes:
+    """Names that are not valid UTF-8 (surrogate-escaped) travel as raw bytes."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return os.fsencode(s)
+
+
+class _Memo:
+    """The last manifest encoded and packed: a checkpoint of an unchanged tree reuses both.
+
+    Entries are immutable, so an entry object seen before encodes to the same row; a
+    rows list handed out before (and not modified, as documented) packs the same bytes.
+    """
+
+    rows: dict[int, tuple[Entry, list[Any]]] = {}
+    last: tuple[list[Entry], list[list[Any]]] = ([], [])
+    packed: tuple[list[list[Any]] | None, bytes] = (None, b"")
+
+
+def _encode_one(e: Entry) -> list[Any]:
+    if e.kind == "file":
+        return [_enc_name(e.path), 0, e.mode, e.size, bytes.fromhex(e.digest or "")]
+    if e.kind == "dir":
+        return [_enc_name(e.path), 1, e.mode]
+    return [_enc_name(e.path), 2, _enc_name(e.target or "")]
+
+
+def encode_manifest(entries: Sequence[Entry]) -> list[list[Any]]:
+    """Compact msgpack form: [path, 0, mode, size, sha256 bytes] | [path, 1, mode] |
+    [path, 2, target]. Treat the result as read-only: it may be shared with a previous
+    call for the same entries."""
+    last_entries, last_rows = _Memo.last
+    if len(entries) == len(last_entries) and all(map(operator.is_, entries, last_entries)):
+        return last_rows
+    old, memo = _Memo.rows, {}
+    rows: list[list[Any]] = []
+    for e in entries:
+        hit = old.get(id(e))
+        row = hit[1] if hit is not None and hit[0] is e else _encode_one(e)
+        memo[id(e)] = (e, row)
+        rows.append(row)
+    _Memo.rows, _Memo.last = memo, (list(entries), rows)
+    return rows
+
+
+def _pack_body(body: Mapping[str, Any]) -> bytes:
+    """msgpack of ``body``, reusing the packed manifest when it is the one packed last."""
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_map_header(len(body))]
+    for key, value in body.items():
+        parts.append(packer.pack(key))
+        if key == "manifest" and isinstance(value, list):
+            rows, packed = _Memo.packed
+            if value is not rows:
+                packed = packer.pack(value)
+                _Memo.packed = (value, packed)
+            parts.append(packed)
+        else:
+            parts.append(packer.pack(value))
+    return b"".join(parts)
+
+
+def _dec_name(v: object, what: str, i: int, where: str) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bytes):
+        return os.fsdecode(v)
+    raise _bad(where, i, None, f"{what} must be a string, got {type(v).__name__}")
+
+
+def decode_manifest(obj: object, where: str) -> list[Entry]:
+    """Inverse of ``encode_manifest``; the result is checked by ``validate_manifest``."""
+    if not isinstance(obj, list):
+        raise CheckpointCorrupt(where, f"manifest must be a list, got {type(obj).__name__}")
+    out: list[Entry] = []
+    for i, row in enumerate(obj):
+        if not isinstance(row, list) or len(row) < 3 or type(row[1]) is not int:
+            raise _bad(where, i, None, f"malformed row {row!r:.80}")
+        path = _dec_name(row[0], "path", i, where)
+        kind = _CODE_KIND.get(row[1])
+        arity = {"file": 5, "dir": 3, "symlink": 3}.get(kind or "", 0)
+        if kind is None or len(row) != arity:
+            raise _bad(where, i, path, f"malformed row {row!r:.80}")
+        if kind == "file":
+            digest = row[4]
+            if not isinstance(digest, bytes) or len(digest) != 32:
+                raise _bad(where, i, path, "digest must be 32 bytes of sha256")
+            out.append(Entry(path, "file", row[2], row[3], digest.hex()))
+        elif kind == "dir":
+            out.append(Entry(path, "dir", row[2]))
+        else:
+            out.append(Entry(path, "symlink", 0o777, target=_dec_name(row[2], "target", i, where)))
+    validate_manifest(out, where)
+    return out
+
+
+# ---------------------------------------------------------------- the file frame
+
+
+def _unpack(data: bytes) -> Any:
+    # unpackb bounds every str/bin/array/map length by len(data), so an absurd length
+    # prefix is refused instead of allocated.
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+
+
+def build_frame(header: Mapping[str, Any], body: bytes) -> bytes:
+    """Assemble the bytes of a checkpoint file (exposed for tests that forge headers)."""
+    head = msgpack.packb(dict(header), use_bin_type=True)
+    return _PREAMBLE.pack(MAGIC, len(head), zlib.crc32(head)) + head + body
+
+
+def write_checkpoint(path: Path, body: Mapping[str, Any], durable: bool = True) -> int:
+    """Write ``body`` as a checkpoint file, atomically; return the bytes written."""
+    where = str(path)
+    if not isinstance(body, Mapping) or not all(isinstance(k, str) for k in body):
+        raise CheckpointError(where, "the body must be a map with string keys")
+    try:
+        data = _pack_body(body)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CheckpointError(where, f"the body cannot be encoded as msgpack: {exc}") from exc
+    if len(data) > MAX_BODY_LEN:
+        raise CheckpointError(where, f"the body is {len(data)} bytes, over {MAX_BODY_LEN}")
+    wall = body.get("created_wall")
+    header = {
+        "format": FORMAT_NAME,
+        "schema": SCHEMA_VERSION,
+        "body_len": len(data),
+        "body_sha256": hashlib.sha256(data).digest(),
+        "created_wall": float(wall) if isinstance(wall, int | float) else None,
+    }
+    frame = build_frame(header, data)
+    try:
+        with atomic_writer(Path(path), durable=durable) as fh:
+            fh.write(frame)
+    except OSError as exc:
+        raise CheckpointError(where, f"cannot write: {exc.strerror or exc}") from exc
+    return len(frame)
+
+
+def _read_header(where: str, fh: Any, size: int) -> tuple[dict[str, Any], int]:
+    pre = fh.read(_PREAMBLE.size)
+    if len(pre) < _PREAMBLE.size:
+        if not pre:
+            raise CheckpointCorrupt(where, "empty file (0 bytes)")
+        if not MAGIC.startswith(pre[: len(MAGIC)]):
+            raise CheckpointCorrupt(where, "not a checkpoint file (bad magic bytes)")
+        raise CheckpointCorrupt(where, f"truncated: {size} bytes, shorter than the preamble")
+    magic, head_len, crc = _PREAMBLE.unpack(pre)
+    if magic != MAGIC:
+        raise CheckpointCorrupt(where, "not a checkpoint file (bad magic bytes)")
+    if not 0 < head_len <= MAX_HEADER_LEN:
+        raise CheckpointCorrupt(where, f"header length {head_len} is out of range")
+    head = fh.read(head_len)
+    if len(head) < head_len:
+        raise CheckpointCorrupt(where, f"truncated inside the header ({size} bytes in all)")
+    if zlib.crc32(head) != crc:
+        raise CheckpointCorrupt(where, "header checksum mismatch: the header is damaged")
+    try:
+        header = _unpack(head)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise CheckpointCorrupt(where, f"header is not valid msgpack: {exc}") from exc
+    if not isinstance(header, dict):
+        raise CheckpointCorrupt(where, f"header is a {type(header).__name__}, not a map")
+    return header, _PREAMBLE.size + head_len
+
+
+def _check_header(where: str, header: dict[str, Any]) -> tuple[int, bytes]:
+    fmt = header.get("format")
+    if fmt != FORMAT_NAME:
+        raise CheckpointVersionError(where, f"format is {fmt!r}, expected {FORMAT_NAME!r}")
+    schema = header.get("schema")
+    if type(schema) is not int:
+        raise CheckpointCorrupt(where, f"schema version must be an int, got {schema!r}")
+    if schema != SCHEMA_VERSION:
+        raise CheckpointVersionError(
+            where, f"schema version {schema} is not supported (this build reads {SCHEMA_VERSION})"
+        )
+    body_len, digest = header.get("body_len"), header.get("body_sha256")
+    if type(body_len) is not int or not 0 <= body_len <= MAX_BODY_LEN:
+        raise CheckpointCorrupt(where, f"body length {body_len!r} is absurd")
+    if not isinstance(digest, bytes) or len(digest) != 32:
+        raise CheckpointCorrupt(where, "header has no valid body_sha256")
+    return body_len, digest
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Read, check and decode a checkpoint file; return its body."""
+    where = str(path)
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            header, offset = _read_header(where, fh, size)
+            body_len, digest = _check_header(where, header)
+            present = size - offset
+            if present < body_len:
+                raise CheckpointCorrupt(
+                    where, f"truncated: the body should be {body_len} bytes, {present} present"
+                )
+            if present > body_len:
+                raise CheckpointCorrupt(
+                    where, f"{present - body_len} unexpected bytes after the body"
+                )
+            data = fh.read(body_len)
+    except FileNotFoundError as exc:
+        raise CheckpointError(where, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise CheckpointError(where, "is a directory, not a checkpoint file") from exc
+    except OSError as exc:
+        raise CheckpointError(where, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) != body_len:
+        raise CheckpointCorrupt(where, "the file shrank while being read")
+    if hashlib.sha256(data).digest() != digest:
+        raise CheckpointCorrupt(where, "body checksum mismatch: the file is damaged")
+    try:
+        body = _unpack(data)
+    except Exception as exc:
+        raise CheckpointCorrupt(where, f"body is not valid msgpack: {exc}") from exc
+    if not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
+        raise CheckpointCorrupt(where, "body is not a map with string keys")
+    return body

@@ -1,0 +1,469 @@
+"""Command line: ``run_mega_test`` and ``supervisor``. The only module that exits.
+
+Exit codes (README.md "Exit codes"):
+  0   the session completed and every critical criterion passed (other verbs: success)
+  1   the session failed, or a critical criterion failed (other verbs: the action failed)
+  2   config or usage error (nothing was started or changed)
+  3   a checkpoint file is corrupt, of an unknown version, or does not match the session
+  130 the session was interrupted (Ctrl+C, SIGTERM, `supervisor stop`)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from supervisor.errors import SupervisorError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHECKPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def fail(err: SupervisorError | str, code: int | None = None) -> NoReturn:
+    msg = str(err)
+    click.echo(f"error: {msg}", err=True)
+    if code is None:
+        code = err.exit_code if isinstance(err, SupervisorError) else EXIT_FAILED
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- run_mega_test
+@click.command(name="run_mega_test", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("project", required=False)
+@click.argument("hours", required=False, type=click.FloatRange(min=0, min_open=True))
+@click.argument("agents", required=False, type=click.IntRange(min=1))
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Session config (TOML). Default: configs/mega_test_config.toml.")
+@click.option("--session-id", help="Session id (default: mega-YYYYMMDD-HHMMSS-xxxxxxxx).")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True),
+              help="Run N times faster than the wall clock (720: 6 hours in 30 s).")
+@click.option("--checkpoint-interval", type=click.FloatRange(min=0, min_open=True),
+              help="Minutes between timed checkpoints (also env CHECKPOINT_INTERVAL).")
+@click.option("--test-runs-dir", type=click.Path(path_type=Path),
+              help="Where sessions go (default: ./test_runs).")
+@click.option("--seed", type=int, help="Seed for the simulated agents.")
+@click.option("--dry-run", is_flag=True, help="Validate and print the plan; launch nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No live view; only the final summary.")
+def run_mega_test(project: str | None, hours: float | None, agents: int | None,
+                  config_path: Path | None, session_id: str | None, time_scale: float | None,
+                  checkpoint_interval: float | None, test_runs_dir: Path | None,
+                  seed: int | None, dry_run: bool, quiet: bool) -> None:
+    """Run a mega-test session: PROJECT (task_queue, database, microservices) for HOURS
+    hours with AGENTS agents. Defaults: task_queue 6 6."""
+    from supervisor.config import Overrides, load_config
+    from supervisor.plan import render_plan
+    from supervisor.session.setup import create_session, resolve_session_id
+
+    overrides = Overrides(
+        project_type=project, hours=hours, agents=agents, session_id=session_id,
+        time_scale=time_scale, checkpoint_interval_minutes=checkpoint_interval,
+        test_runs_dir=str(test_runs_dir) if test_runs_dir else None, seed=seed)
+    try:
+        cfg = resolve_session_id(load_config(config_path, overrides, os.environ))
+        if dry_run:
+            click.echo(render_plan(cfg, cfg.session.id))
+            click.echo("\ndry run: nothing was started")
+            return
+        layout = create_session(cfg)
+    except SupervisorError as e:
+        fail(e)
+    code = _run_session(cfg, layout, quiet=quiet)
+    sys.exit(code)
+
+
+def _run_session(cfg: Any, layout: Any, quiet: bool = False, resume: Any = None) -> int:
+    from supervisor import logs
+    from supervisor.agents.process import become_subreaper
+    from supervisor.clock import Clock
+    from supervisor.console import SessionView
+    from supervisor.runner import SessionRunner
+    from supervisor.session.lock import SessionLock
+
+    lock = SessionLock(layout)
+    try:
+        lock.acquire()
+    except SupervisorError as e:
+        fail(e)
+    logs.configure(layout.log, cfg.monitoring.log_level)
+    become_subreaper()
+    view = SessionView(quiet=quiet)
+    click.echo(f"session {layout.session_id} -> {layout.root}"
+               f"{' (resumed)' if resume else ''}")
+    view.start()
+    runner = SessionRunner(cfg, layout, Clock(cfg.session.time_scale), resume=resume, view=view)
+    try:
+        code = asyncio.run(runner.run())
+    except SupervisorError as e:
+        view.stop()
+        fail(e)
+    finally:
+        view.stop()
+        logs.close()
+        lock.release()
+    _print_summary(layout)
+    return code
+
+
+def _print_summary(layout: Any) -> None:
+    from supervisor.session.files import read_json
+
+    try:
+        rep = read_json(layout.final_report_json)
+    except (OSError, ValueError):
+        click.echo(f"no final report was written; see {layout.log}")
+        return
+    tot = rep.get("totals", {})
+    code = rep.get("code", {}) or {}
+    tests = code.get("tests") or {}
+    dur = rep.get("duration", {})
+    click.echo(
+        f"\n{rep.get('status')}: {dur.get('session_seconds', 0) / 3600:.2f} h session time in "
+        f"{dur.get('wall_seconds', 0):.1f} s wall; tokens {tot.get('tokens', 0):,}, "
+        f"tool calls {tot.get('tool_calls', 0):,}, tasks {tot.get('tasks_completed', 0):,}, "
+        f"errors {tot.get('errors', 0)}, checkpoints {tot.get('checkpoints', 0)}")
+    if tests:
+        cov = tests.get("coverage")
+        click.echo(f"project: {code.get('lines_of_code') or 0:,} LOC, tests {tests.get('passed')} passed"
+                   f" / {tests.get('failed')} failed"
+                   + (f", coverage {cov:.0%}" if isinstance(cov, (int, float)) else ""))
+    click.echo(f"report: {layout.final_report_json}")
+
+
+def run_mega_test_main() -> None:
+    run_mega_test(prog_name="run_mega_test")
+
+
+# ---------------------------------------------------------------- supervisor
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--test-runs-dir", type=click.Path(path_type=Path), envvar="MEGATEST_TEST_RUNS",
+              default="test_runs", show_default=True, help="Where sessions are.")
+@click.pass_context
+def supervisor(ctx: click.Context, test_runs_dir: Path) -> None:
+    """Watch and steer mega-test sessions."""
+    ctx.obj = {"test_runs": test_runs_dir}
+
+
+def supervisor_main() -> None:
+    supervisor(prog_name="supervisor")
+
+
+# ---- helpers for verbs
+def _runs(ctx: click.Context) -> Path:
+    return Path(ctx.obj["test_runs"])
+
+
+def _find(ctx: click.Context, ref: str | None, want_running: bool = False) -> Any:
+    from supervisor.control.sessions import find_session
+
+    try:
+        return find_session(_runs(ctx), ref, want_running)
+    except SupervisorError as e:
+        fail(e)
+
+
+def _send(info: Any, kind: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A mutating command to a live session: HTTP when it serves it, else a signal."""
+    import signal as _signal
+
+    from supervisor.control.http_client import call_sync, read_control
+
+    if not info.alive:
+        fail(f"session {info.session_id} is not running (status {info.effective_status})",
+             EXIT_FAILED)
+    try:
+        ctl = read_control(info.layout.root)
+    except SupervisorError:
+        ctl = None
+    if ctl is not None:
+        try:
+            status, answer = call_sync(info.layout.root, "POST", f"/api/{kind}", body)
+        except SupervisorError as e:
+            fail(e)
+        if not isinstance(answer, dict):
+            answer = {"ok": False, "error": str(answer)}
+        answer.setdefault("http_status", status)
+        return answer
+    sig = {"checkpoint": _signal.SIGUSR2, "stop": _signal.SIGTERM}.get(kind)
+    if sig is None:
+        fail(f"session {info.session_id} has no control API (http disabled); "
+             f"{kind} needs it", EXIT_FAILED)
+    os.kill(info.pid, sig)
+    return {"ok": True, "sent": _signal.Signals(sig).name}
+
+
+def _report_answer(answer: dict[str, Any], ok_text: str) -> None:
+    if answer.get("ok"):
+        click.echo(ok_text)
+        return
+    fail(str(answer.get("error") or answer), EXIT_FAILED)
+
+
+# ---------------------------------------------------------------- session verbs
+@supervisor.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Sessions with status, phase, progress and age."""
+    import json as _json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from supervisor.control.sessions import all_sessions
+    from supervisor.plan import fmt_duration
+
+    rows = [s.row() for s in all_sessions(_runs(ctx))]
+    if as_json:
+        click.echo(_json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no sessions in {_runs(ctx)}")
+        return
+    t = Table(box=None, header_style="bold")
+    for col in ("session", "status", "phase", "progress", "pid", "age"):
+        t.add_column(col)
+    for r in rows:
+        pct = r["progress_percent"]
+        t.add_row(r["session_id"], r["status"], r["phase"] or "-",
+                  f"{pct:.1f}%" if isinstance(pct, (int, float)) else "-",
+                  str(r["pid"] or "-"), fmt_duration(r["age_seconds"]))
+    Console().print(t)
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print status.json.")
+@click.option("--watch", is_flag=True, help="Live view until the session ends (Ctrl+C leaves).")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+@click.pass_context
+def status(ctx: click.Context, session: str | None, as_json: bool, watch: bool,
+           interval: float) -> None:
+    """Where a session is: phase, progress, ETA, agents, health, last checkpoint."""
+    import json as _json
+    import time as _time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from supervisor.console import status_renderable
+    from supervisor.control.sessions import info as session_info
+
+    found = _find(ctx, session)
+    snap = _fresh_status(found)
+    if snap is None:
+        fail(f"session {found.session_id} has no status.json yet", EXIT_FAILED)
+    if as_json and not watch:
+        click.echo(_json.dumps(snap, indent=2))
+        return
+    console = Console()
+    if not watch:
+        console.print(status_renderable(_with_effective(found, snap)))
+        return
+    try:
+        with Live(status_renderable(snap), console=console, refresh_per_second=4) as live:
+            while True:
+                _time.sleep(max(0.2, interval))
+                cur = session_info(found.layout.root)
+                snap = _fresh_status(cur) or snap
+                live.update(status_renderable(_with_effective(cur, snap)))
+                if not cur.alive:
+                    break
+    except KeyboardInterrupt:
+        pass
+
+
+def _with_effective(found: Any, snap: dict[str, Any]) -> dict[str, Any]:
+    return {**snap, "status": found.effective_status}
+
+
+def _fresh_status(found: Any) -> dict[str, Any] | None:
+    """Ask a live session to rewrite status.json (SIGUSR1), then read it."""
+    import signal as _signal
+    import time as _time
+
+    from supervisor.session.status import read_status_json
+
+    before = read_status_json(found.layout.root)
+    if found.alive and found.pid and found.pid > 0:
+        try:
+            os.kill(found.pid, _signal.SIGUSR1)
+        except OSError:
+            return before
+        deadline = _time.monotonic() + 2.0
+        while _time.monotonic() < deadline:
+            cur = read_status_json(found.layout.root)
+            if cur and (before is None or cur.get("updated_wall") != before.get("updated_wall")):
+                return cur
+            _time.sleep(0.02)
+    return read_status_json(found.layout.root) or before
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.pass_context
+def pause(ctx: click.Context, session: str | None) -> None:
+    """Pause a running session (agents held; session time stops)."""
+    found = _find(ctx, session, want_running=True)
+    _report_answer(_send(found, "pause"), f"paused {found.session_id}")
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.option("--wait", "wait_done", is_flag=True, default=True, hidden=True)
+@click.option("--quiet", "-q", is_flag=True, help="No live view when bringing back a dead session.")
+@click.pass_context
+def resume(ctx: click.Context, session: str | None, wait_done: bool, quiet: bool) -> None:
+    """Unpause a running session, or bring back one whose supervisor died."""
+    found = _find(ctx, session)
+    if found.alive:
+        _report_answer(_send(found, "resume"), f"resumed {found.session_id}")
+        return
+    if found.status in ("completed", "budget_exhausted"):
+        fail(f"session {found.session_id} already ended ({found.status}); "
+             "use `supervisor restore --checkpoint FILE` to run part of it again", EXIT_USAGE)
+    from supervisor.checkpoint.restore import plan_resume
+
+    try:
+        cfg, point, warnings = plan_resume(found.layout)
+    except SupervisorError as e:
+        fail(e)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    sys.exit(_run_session(cfg, found.layout, quiet=quiet, resume=point))
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.pass_context
+def stop(ctx: click.Context, session: str | None) -> None:
+    """Stop a session gracefully (final checkpoint and report)."""
+    found = _find(ctx, session, want_running=True)
+    _report_answer(_send(found, "stop"), f"stopping {found.session_id}")
+
+
+@supervisor.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1)
+@click.option("--reason", default="cli", help="Recorded with a forced checkpoint.")
+@click.pass_context
+def checkpoint(ctx: click.Context, args: tuple[str, ...], reason: str) -> None:
+    """Force a checkpoint: `checkpoint [SESSION]`; inspect one: `checkpoint verify FILE`,
+    `checkpoint show FILE`."""
+    if args and args[0] in ("verify", "show"):
+        if len(args) != 2:
+            fail(f"usage: supervisor checkpoint {args[0]} FILE", EXIT_USAGE)
+        _checkpoint_file(args[0], Path(args[1]))
+        return
+    if len(args) > 1:
+        fail("usage: supervisor checkpoint [SESSION] | verify FILE | show FILE", EXIT_USAGE)
+    found = _find(ctx, args[0] if args else None, want_running=True)
+    answer = _send(found, "checkpoint", {"reason": reason})
+    ck = answer.get("checkpoint") or {}
+    _report_answer(answer, f"checkpoint {ck.get('number', '?')} of {found.session_id}"
+                   + (f": {ck.get('path')}" if ck.get("path") else f" requested ({answer.get('sent')})"))
+
+
+def _checkpoint_file(action: str, path: Path) -> None:
+    import json as _json
+
+    from supervisor.checkpoint.inspect import show_checkpoint, verify_checkpoint
+
+    try:
+        if action == "verify":
+            lines = verify_checkpoint(path)
+            for line in lines:
+                click.echo(line)
+        else:
+            click.echo(_json.dumps(show_checkpoint(path), indent=2, default=str))
+    except SupervisorError as e:
+        fail(e)
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--verify", "deep", is_flag=True, help="Also check every stored object.")
+@click.pass_context
+def checkpoints(ctx: click.Context, session: str | None, as_json: bool, deep: bool) -> None:
+    """List a session's checkpoints: number, time, phase, trigger, files, size, duration, valid."""
+    import json as _json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from supervisor.checkpoint.inspect import list_checkpoints
+
+    found = _find(ctx, session)
+    rows = list_checkpoints(found.layout, deep)
+    if as_json:
+        click.echo(_json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo(f"no checkpoints in {found.layout.checkpoints_dir}")
+        return
+    t = Table(box=None, header_style="bold")
+    for col in ("#", "time (UTC)", "phase", "trigger", "files", "size", "ms", "valid"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["number"]), r["time"] or "-", r["phase"] or "-", r["trigger"] or "-",
+                  str(r["files"] if r["files"] is not None else "-"),
+                  f"{r['size_bytes'] / 1024:.0f} KiB",
+                  f"{r['duration_ms']:.0f}" if r["duration_ms"] is not None else "-",
+                  "yes" if r["valid"] else f"NO: {r['error']}")
+    Console().print(t)
+
+
+@supervisor.command()
+@click.option("--checkpoint", "checkpoint_file", required=True,
+              type=click.Path(path_type=Path), help="checkpoints/checkpoint_NNN.msgpack")
+@click.option("--force", is_flag=True, help="Restore even if the config hash does not match.")
+@click.option("--quiet", "-q", is_flag=True)
+def restore(checkpoint_file: Path, force: bool, quiet: bool) -> None:
+    """Roll a session back to a checkpoint (files and state) and run it on to its end."""
+    from supervisor.checkpoint.restore import plan_restore
+
+    try:
+        layout, cfg, point = plan_restore(checkpoint_file, force=force)
+    except SupervisorError as e:
+        fail(e)
+    click.echo(f"restored {layout.session_id} to {checkpoint_file.name} "
+               f"(session time {point.elapsed / 3600:.2f} h)")
+    sys.exit(_run_session(cfg, layout, quiet=quiet, resume=point))
+
+
+@supervisor.command()
+@click.argument("session", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--agent", "agent_id", help="That agent's stderr instead of the session log.")
+@click.option("--raw", is_flag=True, help="The JSON lines as they are.")
+@click.pass_context
+def logs(ctx: click.Context, session: str | None, follow: bool, agent_id: str | None,
+         raw: bool) -> None:
+    """Print a session's log (or one agent's stderr); -f follows it."""
+    from supervisor.control.logview import follow_lines, format_log_line
+
+    found = _find(ctx, session)
+    if agent_id:
+        path = found.layout.agent_dir(agent_id) / "stderr.log"
+        if not path.parent.is_dir():
+            fail(f"no agent {agent_id!r} in {found.session_id}", EXIT_USAGE)
+        fmt = None
+    else:
+        path = found.layout.log
+        fmt = None if raw else format_log_line
+    try:
+        for line in follow_lines(path, follow, lambda: _alive(found)):
+            click.echo(fmt(line) if fmt else line.rstrip("\n"))
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        sys.stderr.close()
+
+
+def _alive(found: Any) -> bool:
+    from supervisor.session.lock import supervisor_pid
+
+    return supervisor_pid(found.layout) is not None

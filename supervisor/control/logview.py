@@ -1,0 +1,60 @@
+"""Reading session logs for people: one readable line per JSON log record, and following a
+file as it grows (like ``tail -f``) until the session ends."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+SKIP = {"event", "timestamp", "level", "session_id"}
+
+
+def format_log_line(line: str) -> str:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return line.rstrip("\n")
+    if not isinstance(rec, dict):
+        return line.rstrip("\n")
+    ts = str(rec.get("timestamp", ""))[11:19]
+    level = str(rec.get("level", "")).upper()[:5]
+    rest = " ".join(f"{k}={v}" for k, v in rec.items() if k not in SKIP and v is not None)
+    return f"{ts} {level:<5} {rec.get('event', '')} {rest}".rstrip()
+
+
+def follow_lines(path: Path, follow: bool, alive: Callable[[], bool],
+                 poll: float = 0.25) -> Iterator[str]:
+    """Lines of ``path``; with ``follow``, keep yielding new ones while ``alive()``."""
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        if not follow:
+            return
+        while not path.exists():
+            if not alive():
+                return
+            time.sleep(poll)
+        fh = open(path, encoding="utf-8", errors="replace")
+    with fh:
+        partial = ""
+        while True:
+            chunk = fh.readline()
+            if chunk:
+                partial += chunk
+                if partial.endswith("\n"):
+                    yield partial
+                    partial = ""
+                continue
+            if not follow:
+                if partial:
+                    yield partial
+                return
+            if not alive():
+                rest = fh.read()
+                if rest or partial:
+                    for line in (partial + rest).splitlines(keepends=True):
+                        yield line
+                return
+            time.sleep(poll)

@@ -1,0 +1,71 @@
+"""structlog set-up: JSON lines to ``session.log``; context (session, phase, agent) via
+contextvars so every line carries them without passing loggers around."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+_log_file: IO[str] | None = None
+
+
+def configure(log_path: Path | None, level: str = "info", stream: IO[str] | None = None) -> None:
+    """Send structlog output as JSON lines to ``log_path`` (append), or to ``stream``."""
+    global _log_file
+    close()
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        _log_file = open(log_path, "a", encoding="utf-8", buffering=1)  # line-buffered
+        out: IO[str] = _log_file
+    else:
+        out = stream or sys.stderr
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(default=str),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    # APScheduler logs a warning for every skipped (coalesced) run of a fast job; under load
+    # that is normal, not news. Real errors still show.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def close() -> None:
+    global _log_file
+    if _log_file is not None:
+        try:
+            _log_file.close()
+        finally:
+            _log_file = None
+
+
+def bind(**context: Any) -> None:
+    """Add keys (session_id, phase, ...) to every following log line of this context."""
+    structlog.contextvars.bind_contextvars(**context)
+
+
+def clear() -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def get(name: str = "supervisor") -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,811 @@
+"""SessionRunner: runs the phase plan of one session.
+
+One asyncio loop owns everything: the agents of the current phase (each with its intake
+task), the periodic jobs (APScheduler: metrics sampling, status, trigger ticks), and the
+command queue that signals, the CLI and the HTTP API feed. Handlers never do the work
+themselves; they enqueue a ``Command`` and this loop carries it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from supervisor import __version__, logs
+from supervisor.agents.host import AgentHost
+from supervisor.agents.monitor import ResourceMonitor
+from supervisor.agents.process import agent_env, render_command, sweep
+from supervisor.agents.protocol import Event
+from supervisor.checkpoint.coordinator import Checkpointer
+from supervisor.checkpoint.triggers import TriggerSpec, TriggerState, due
+from supervisor.clock import Clock
+from supervisor.config import config_hash
+from supervisor.config.schema import Config
+from supervisor.control.commands import Command, CommandKind, CommandSource
+from supervisor.counters import Counters
+from supervisor.ledger import Ledger
+from supervisor.measure import count_loc, run_project_tests
+from supervisor.metrics import MetricsRecorder, health_score
+from supervisor.plan import AgentSlot, PlannedPhase, assign_agents, plan_phases, total_seconds
+from supervisor.session.files import write_json_atomic
+from supervisor.session.layout import SessionLayout
+from supervisor.session.state import AgentState, SessionStatus, check_transition
+from supervisor.session.status import eta, write_status
+from supervisor.session.timer import SessionTimer
+
+log = logs.get("session")
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass
+class ResumePoint:
+    """Where a session continues from (a checkpoint, or a crashed session's journal)."""
+
+    elapsed: float
+    counters: Counters
+    agent_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agent_models: dict[str, int] = field(default_factory=dict)
+    reason: str = "resume"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Internal:
+    """Something the loop itself must handle (not a user command)."""
+
+    kind: str
+    host: AgentHost | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionRunner:
+    def __init__(self, cfg: Config, layout: SessionLayout, clock: Clock,
+                 resume: ResumePoint | None = None, view: Any = None):
+        self.cfg = cfg
+        self.layout = layout
+        self.session_id = layout.session_id
+        self.clock = clock
+        self.view = view
+        self.plan = plan_phases(cfg)
+        self.slots = assign_agents(cfg)
+        self.total_s = total_seconds(self.plan)
+        self.resume = resume
+        self.timer = SessionTimer(clock, base=resume.elapsed if resume else 0.0)
+        self.ledger = Ledger(layout.journal, resume.counters if resume else None, clock)
+        self.counters = self.ledger.counters
+        self.recorder = MetricsRecorder(layout.metrics_current, layout.metrics_history)
+        self.monitor = ResourceMonitor()
+        self.queue: asyncio.Queue[Command | Internal] = asyncio.Queue()
+        self.hosts: dict[str, AgentHost] = {}
+        self.agent_states: dict[str, dict[str, Any]] = dict(resume.agent_states) if resume else {}
+        self.agent_models: dict[str, int] = dict(resume.agent_models) if resume else {}
+        self.status = SessionStatus.STARTING
+        self.final_status: SessionStatus | None = None
+        self.exit_code = EXIT_OK
+        self.phase: PlannedPhase | None = None
+        self.stopping = False
+        self.paused = False
+        self.last_checkpoint: dict[str, Any] | None = None
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.loc: int | None = None
+        self._loc_at = -1e9
+        self.tests: dict[str, Any] | None = None
+        self.recent_errors: list[dict[str, Any]] = []
+        self.scheduler: AsyncIOScheduler | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.config_hash = config_hash(cfg)
+        ck = cfg.checkpoint
+        self.checkpointer = Checkpointer(layout, tuple(ck.excludes), ck.keep_last,
+                                         ck.quiesce_timeout_secs)
+        self.triggers = TriggerState(last_t=self.timer.elapsed(),
+                                     last_tool_calls=self.counters.tool_calls,
+                                     last_tokens=self.counters.tokens)
+        if resume and resume.extra.get("triggers"):
+            self.triggers = TriggerState.from_dict(resume.extra["triggers"])
+        self._checkpointing = False
+        self._ck_counts: tuple[float, int, int] = (0.0, 0, 0)
+        self._tick_pending = False
+        self.http: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> int:
+        logs.bind(session_id=self.session_id, phase=None)
+        self._install_signals()
+        self._start_scheduler()
+        try:
+            await self._start_http()
+            self._begin()
+            start = self._start_index()
+            for phase in self.plan[start:]:
+                if self.stopping:
+                    break
+                await self._run_phase(phase)
+            if not self.stopping:
+                self.final_status = SessionStatus.COMPLETED
+        except Exception as e:  # a bug: never leave agents behind, record why
+            log.exception("session_crashed", error=str(e))
+            self.final_status = SessionStatus.FAILED
+            self.exit_code = EXIT_FAILED
+            raise
+        finally:
+            await self._finish()
+        return self.exit_code
+
+    def _begin(self) -> None:
+        t = self.timer.elapsed()
+        self.ledger.record(
+            "session_start", t, session_id=self.session_id, pid=os.getpid(),
+            version=__version__, config_hash=self.config_hash,
+            time_scale=self.cfg.session.time_scale,
+            resumed=self.resume.reason if self.resume else None)
+        self.ledger.record(
+            "session_plan", t,
+            phases=[{"name": p.name, "seconds": p.duration_s} for p in self.plan],
+            agents={s.agent_id: s.role for s in self.slots})
+        self._set_status(SessionStatus.RUNNING)
+        log.info("session_started", phases=[p.name for p in self.plan],
+                 agents=len(self.slots), time_scale=self.cfg.session.time_scale,
+                 resumed=bool(self.resume))
+
+    def _start_index(self) -> int:
+        if self.resume is None:
+            return 0
+        for p in self.plan:
+            if self.timer.elapsed() < p.end_s:
+                return p.index
+        return len(self.plan)
+
+    async def _finish(self) -> None:
+        """End the session; every step runs even when an earlier one failed."""
+        status = self.final_status or SessionStatus.INTERRUPTED
+        steps: list[tuple[str, Any]] = [
+            ("stop agents", lambda: self._stop_agents("session end")),
+            ("sweep", lambda: asyncio.to_thread(sweep)),
+            ("scheduler", self._stop_scheduler),
+            ("measure project", lambda: self._measure_project(final=True)),
+            ("final checkpoint", lambda: self.on_session_end(status)),
+            ("journal", lambda: self._end_journal(status)),
+            ("metrics", self._sample_metrics_sync),
+            ("report", lambda: self._write_report(status)),
+            ("status", lambda: self._set_status(status)),
+        ]
+        for name, step in steps:
+            try:
+                res = step()
+                if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
+                    await res
+            except Exception as e:
+                log.exception("finish_step_failed", step=name, error=str(e))
+        t = self.timer.elapsed()
+        with contextlib.suppress(Exception):
+            self.ledger.close()
+        if self.http is not None:
+            with contextlib.suppress(Exception):
+                await self.http.close()
+        self._remove_signals()
+        log.info("session_finished", status=str(status), exit_code=self.exit_code,
+                 session_seconds=round(t, 1))
+        if self.view is not None:
+            self.view.finished(self.status_snapshot())
+
+    def _stop_scheduler(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _end_journal(self, status: SessionStatus) -> None:
+        t = self.timer.elapsed()
+        self.counters.close_running(t)
+        self.ledger.record("session_end", t, status=str(status))
+        self.ledger.sync()
+
+    async def on_session_end(self, status: SessionStatus) -> None:
+        """The final checkpoint, whatever the ending."""
+        if self.cfg.checkpoint.enabled:
+            await self.checkpoint("final")
+
+    # ------------------------------------------------------------------ phases
+    async def _run_phase(self, phase: PlannedPhase) -> None:
+        self.phase = phase
+        logs.bind(phase=phase.name)
+        t = self.timer.elapsed()
+        self.ledger.record("phase_start", t, index=phase.index, name=phase.name,
+                           agents=[s.agent_id for s in phase.agents])
+        log.info("phase_started", index=phase.index + 1, of=len(self.plan),
+                 planned_seconds=phase.duration_s, agents=[s.agent_id for s in phase.agents])
+        if self.view is not None:
+            self.view.event(f"phase {phase.index + 1}/{len(self.plan)} {phase.name} started "
+                            f"({len(phase.agents)} agents)")
+        self.write_status()
+        # phase changes (launching, stopping, measuring, checkpointing) take real time that
+        # is not the session's: at scale 3600 one wall second would be a session hour
+        self.timer.hold()
+        try:
+            for slot in phase.agents:
+                await self._launch(slot, phase)
+        finally:
+            self.timer.release()
+        await self._wait_phase_end(phase)
+        interrupted = self.stopping
+        self.timer.hold()
+        try:
+            await self._end_phase(phase, interrupted)
+        finally:
+            self.timer.release()
+
+    async def _end_phase(self, phase: PlannedPhase, interrupted: bool) -> None:
+        await self._stop_agents("phase end")
+        status = "interrupted" if interrupted else "completed"
+        self.ledger.record("phase_end", self.timer.elapsed(), index=phase.index,
+                           name=phase.name, status=status)
+        log.info("phase_finished", index=phase.index + 1, status=status)
+        if not interrupted:
+            await self._measure_project(final=False, phase=phase)
+            await self.on_phase_complete(phase)
+        self.write_status()
+
+    async def on_phase_complete(self, phase: PlannedPhase) -> None:
+        if self.cfg.checkpoint.enabled:
+            await self.checkpoint("phase_complete")
+
+    async def _wait_phase_end(self, phase: PlannedPhase) -> None:
+        while not self.stopping:
+            remaining = phase.end_s - self.timer.elapsed()
+            if remaining <= 0 and not self.paused:
+                return
+            item = await self._next_item(None if self.paused else remaining)
+            if item is not None:
+                await self._handle(item)
+
+    async def _next_item(self, session_timeout: float | None) -> Command | Internal | None:
+        getter = asyncio.ensure_future(self.queue.get())
+        waiters: set[asyncio.Future[Any]] = {getter}
+        if session_timeout is not None:
+            waiters.add(asyncio.ensure_future(self.clock.sleep(session_timeout)))
+        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for p in pending:
+            p.cancel()
+        if getter in done:
+            return getter.result()
+        if getter.cancelled() or not getter.done():
+            return None
+        return getter.result()
+
+    # ------------------------------------------------------------------ agents
+    def model_for(self, slot: AgentSlot) -> str:
+        models = self.cfg.agent.models or ("default",)
+        return models[self.agent_models.get(slot.agent_id, 0) % len(models)]
+
+    async def _launch(self, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> AgentHost:
+        layout = self.layout
+        state_path = layout.agent_state(slot.agent_id)
+        layout.agent_dir(slot.agent_id).mkdir(parents=True, exist_ok=True)
+        if slot.agent_id in self.agent_states:
+            write_json_atomic(state_path, self.agent_states[slot.agent_id], durable=False)
+        model = self.model_for(slot)
+        values = {
+            "session_id": self.session_id, "agent_id": slot.agent_id, "role": slot.role,
+            "phase": phase.name, "model": model, "project_dir": str(layout.project_dir),
+            "prompt_file": str(layout.prompt),
+            "resume_state": str(state_path) if state_path.exists() else "",
+        }
+        extra = {
+            "MEGATEST_TIME_SCALE": repr(self.cfg.session.time_scale),
+            "MEGATEST_SEED": str(self.cfg.session.seed),
+            "MEGATEST_PROJECT_TYPE": self.cfg.session.project_type,
+            "MEGATEST_PHASE_INDEX": str(phase.index),
+            "MEGATEST_PHASE_COUNT": str(len(self.plan)),
+            "MEGATEST_PHASE_SECONDS": f"{max(0.0, phase.end_s - self.timer.elapsed()):.3f}",
+            "MEGATEST_AGENT_INDEX": str(slot.index),
+            "MEGATEST_AGENT_COUNT": str(len(self.slots)),
+            "MEGATEST_AGENT_CONFIG": str(layout.agent_toml),
+        }
+        extra.update(dict(self.cfg.agent.env))
+        argv = render_command(self.cfg.agent.command, values)
+        env = agent_env(values, extra, os.environ)
+        host = AgentHost(slot, phase.name, self.ledger, self.timer.elapsed, self._on_event, model)
+        self.hosts[slot.agent_id] = host
+        await host.spawn(argv, env, layout.project_dir, layout.agent_dir(slot.agent_id))
+        assert host.proc is not None
+        info = host.proc.info()
+        self.monitor.track(slot.agent_id, host.proc.pid, info.get("create_time"))
+        self.ledger.record("agent_start", self.timer.elapsed(), agent=slot.agent_id,
+                           role=slot.role, phase=phase.name, model=model, restart=restart,
+                           pid=info["pid"], create_time=info["create_time"],
+                           launch_token=info.get("launch_token"))
+        self._spawn_task(self._watch(host), f"agent-{slot.agent_id}")
+        return host
+
+    def _spawn_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _watch(self, host: AgentHost) -> None:
+        """Intake of one agent until its stdout closes, then its exit."""
+        assert host.proc is not None
+        stderr_task = asyncio.create_task(self._pump_stderr(host))
+        try:
+            await host.pump_stdout()
+        except Exception as e:  # intake must never take the session down
+            log.exception("intake_failed", agent=host.agent_id, error=str(e))
+        rc = await host.proc.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stderr_task, 5.0)
+        if not host.stop_requested:
+            await self.queue.put(Internal("agent_exit", host, {"returncode": rc}))
+
+    async def _pump_stderr(self, host: AgentHost) -> None:
+        assert host.proc is not None
+        while True:
+            line = await host.proc.read_stderr_line()
+            if line is None:
+                return
+            self.on_stderr(host, line)
+
+    def on_stderr(self, host: AgentHost, line: bytes) -> None:
+        """Seam for stderr classification (recovery issue)."""
+
+    async def _stop_agents(self, why: str) -> None:
+        hosts = [h for h in self.hosts.values() if h.proc is not None]
+        if not hosts:
+            return
+        grace = self.cfg.agent.stop_grace_secs
+        results = await asyncio.gather(*(h.stop(grace) for h in hosts), return_exceptions=True)
+        t = self.timer.elapsed()
+        for h, how in zip(hosts, results, strict=True):
+            if isinstance(how, BaseException):
+                log.error("agent_stop_failed", agent=h.agent_id, error=str(how))
+                how = "unknown"
+            h.state = AgentState.EXITED
+            self.monitor.untrack(h.agent_id)
+            if h.last_state is not None:
+                self.agent_states[h.agent_id] = h.last_state
+            self.ledger.record("agent_exit", t, agent=h.agent_id, how=str(how), why=why)
+        self.hosts = {}
+
+    async def _on_event(self, host: AgentHost, ev: Event, t: float) -> None:
+        f = ev.fields
+        if ev.type == "hello":
+            caps = f.get("capabilities") or []
+            host.capabilities = {str(c) for c in caps} if isinstance(caps, list) else set()
+        elif ev.type == "quiesced":
+            host.quiesced.set()
+        elif ev.type == "state":
+            data = f.get("data")
+            if isinstance(data, dict):
+                host.last_state = data
+                self.agent_states[host.agent_id] = data
+                write_json_atomic(self.layout.agent_state(host.agent_id), data, durable=False)
+        elif ev.type == "error":
+            self.recent_errors.append({"t": round(t, 1), "agent": host.agent_id,
+                                       "kind": f.get("kind"), "message": str(f.get("message"))[:200]})
+            del self.recent_errors[:-20]
+            await self.on_agent_error(host, ev, t)
+
+    async def on_agent_error(self, host: AgentHost, ev: Event, t: float) -> None:
+        """Seam for classification and recovery (recovery issue)."""
+        self.ledger.record("failure", t, agent=host.agent_id, type=str(ev.fields.get("kind")),
+                           source="event", message=str(ev.fields.get("message"))[:500])
+        log.warning("agent_error", agent=host.agent_id, kind=ev.fields.get("kind"),
+                    message=ev.fields.get("message"))
+
+    async def on_agent_exit(self, host: AgentHost, returncode: int) -> None:
+        """An agent ended without being asked to. Seam for recovery (recovery issue)."""
+        how = host.proc.exit_description() if host.proc else f"exit {returncode}"
+        t = self.timer.elapsed()
+        host.state = AgentState.CRASHED if returncode != 0 else AgentState.EXITED
+        self.monitor.untrack(host.agent_id)
+        self.hosts.pop(host.agent_id, None)
+        with contextlib.suppress(Exception):
+            await host.stop(self.cfg.agent.stop_grace_secs)  # sweep what it left behind
+        self.ledger.record("agent_exit", t, agent=host.agent_id, how=how, why="on its own")
+        if returncode != 0:
+            self.ledger.record("failure", t, agent=host.agent_id, type="agent_crash",
+                               source="exit", message=how)
+            log.warning("agent_crashed", agent=host.agent_id, how=how)
+        else:
+            log.info("agent_exited", agent=host.agent_id)
+
+    # ------------------------------------------------------------------ commands
+    async def _handle(self, item: Command | Internal) -> None:
+        if isinstance(item, Internal):
+            if item.kind == "agent_exit" and item.host is not None:
+                await self.on_agent_exit(item.host, int(item.data.get("returncode", -1)))
+            elif item.kind == "tick":
+                self._tick_pending = False
+                await self.on_tick()
+            return
+        t = self.timer.elapsed()
+        self.ledger.record("command", t, command=str(item.kind), source=str(item.source))
+        try:
+            result = await self.handle_command(item)
+        except Exception as e:
+            log.exception("command_failed", command=str(item.kind), error=str(e))
+            result = {"ok": False, "error": str(e)}
+        item.answer(result)
+
+    async def handle_command(self, cmd: Command) -> dict[str, Any]:
+        kind = cmd.kind
+        if kind == CommandKind.STATUS:
+            snap = self.write_status()
+            log.info("status", phase=snap.get("phase", {}).get("name"),
+                     progress=snap.get("progress_percent"), tokens=self.counters.tokens,
+                     tool_calls=self.counters.tool_calls, status=str(self.status))
+            return {"ok": True, "status": snap}
+        if kind == CommandKind.STOP:
+            self.request_stop(str(cmd.args.get("reason") or cmd.source),
+                              interrupted=True, signal_name=cmd.args.get("signal"))
+            return {"ok": True, "stopping": True}
+        if kind == CommandKind.PAUSE:
+            return await self.pause(str(cmd.source))
+        if kind == CommandKind.RESUME:
+            return await self.unpause(str(cmd.source))
+        if kind == CommandKind.CHECKPOINT:
+            return await self.forced_checkpoint(cmd)
+        if kind == CommandKind.RELOAD:
+            return await self.reload_config()
+        return {"ok": False, "error": f"unknown command {kind}"}
+
+    def request_stop(self, reason: str, interrupted: bool = True, signal_name: str | None = None,
+                     status: SessionStatus | None = None, exit_code: int | None = None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.final_status = status or (SessionStatus.INTERRUPTED if interrupted else None)
+        if exit_code is not None:
+            self.exit_code = exit_code
+        elif interrupted:
+            self.exit_code = EXIT_INTERRUPTED
+        log.warning("stop_requested", reason=reason, signal=signal_name)
+        if self.view is not None:
+            self.view.event(f"stopping: {reason}")
+
+    async def pause(self, source: str) -> dict[str, Any]:
+        if self.paused:
+            return {"ok": False, "error": "session is already paused"}
+        self.paused = True
+        self.timer.hold()
+        for h in list(self.hosts.values()):
+            if "quiesce" in h.capabilities and await h.quiesce(self.cfg.checkpoint.quiesce_timeout_secs):
+                h.state = AgentState.PAUSED
+            else:
+                h.freeze()
+        self.ledger.record("pause", self.timer.elapsed(), source=source)
+        self._set_status(SessionStatus.PAUSED)
+        log.info("paused", source=source)
+        return {"ok": True, "paused": True}
+
+    async def unpause(self, source: str) -> dict[str, Any]:
+        if not self.paused:
+            return {"ok": False, "error": "session is not paused"}
+        for h in list(self.hosts.values()):
+            if h.state == AgentState.FROZEN:
+                h.thaw()
+            elif h.state in (AgentState.PAUSED, AgentState.QUIESCED):
+                h.state = AgentState.QUIESCED
+                await h.unquiesce()
+        held = self.timer.release()
+        self.paused = False
+        self.ledger.record("resume", self.timer.elapsed(), source=source, held_seconds=held)
+        self._set_status(SessionStatus.RUNNING)
+        log.info("resumed", source=source, paused_session_seconds=round(held, 1))
+        return {"ok": True, "paused": False}
+
+    async def forced_checkpoint(self, cmd: Command) -> dict[str, Any]:
+        result = await self.checkpoint("forced", reason=str(cmd.args.get("reason") or cmd.source))
+        if result is None:
+            return {"ok": False, "error": "checkpoint failed; see session.log"}
+        return {"ok": True, "checkpoint": result}
+
+    # ------------------------------------------------------------------ checkpoints
+    def trigger_spec(self) -> TriggerSpec:
+        ck = self.cfg.checkpoint
+        interval = self.phase.checkpoint_interval_s if self.phase else ck.interval_minutes * 60
+        return TriggerSpec(ck.enabled, interval, ck.tool_call_threshold, ck.token_threshold)
+
+    async def check_triggers(self) -> None:
+        if self._checkpointing or self.paused or self.stopping:
+            return
+        c = self.counters
+        fired = due(self.trigger_spec(), self.triggers, self.timer.elapsed(), c.tool_calls, c.tokens)
+        if fired is not None:
+            await self.checkpoint(fired)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The session's part of a checkpoint body, taken at the safe point."""
+        self.ledger.sync()
+        elapsed = self.timer.elapsed()
+        ph = self.phase
+        for aid, h in self.hosts.items():
+            if h.last_state is not None:
+                self.agent_states[aid] = h.last_state
+        c = self.counters
+        self._ck_counts = (elapsed, c.tool_calls, c.tokens)
+        return {
+            "session_id": self.session_id,
+            "created_wall": self.clock.wall(),
+            "elapsed": elapsed,
+            "phase": ph.name if ph else None,
+            "phase_index": ph.index if ph else None,
+            "phase_time_left": max(0.0, ph.end_s - elapsed) if ph else None,
+            "status": str(self.status),
+            "journal_seq": self.ledger.last_seq,
+            "counters": c.to_dict(),
+            "agent_states": dict(self.agent_states),
+            "agent_models": dict(self.agent_models),
+            "working_memory": dict(c.memory),
+            "test_results": {"passed": c.test_passed, "failed": c.test_failed,
+                             "coverage": c.test_coverage, "final": self.tests and {
+                                 k: self.tests.get(k) for k in ("passed", "failed", "coverage")}},
+            "metrics": dict(self.recorder.last),
+            "recovery": self.recovery_state(),
+            "triggers": self.triggers.to_dict(),
+            "config_hash": self.config_hash,
+        }
+
+    def recovery_state(self) -> dict[str, Any]:
+        """Recovery counters for checkpoints (the recovery issue fills this in)."""
+        return {"failures": self.counters.failures, "recoveries": self.counters.recoveries}
+
+    async def checkpoint(self, trigger: str, reason: str | None = None) -> dict[str, Any] | None:
+        """Take a checkpoint now; never raises: a failed checkpoint is logged and reported."""
+        self._checkpointing = True
+        try:
+            res = await self.checkpointer.take(trigger, list(self.hosts.values()),
+                                               self.checkpoint_state)
+        except Exception as e:
+            log.exception("checkpoint_failed", trigger=trigger, error=str(e))
+            self.ledger.record("checkpoint_failed", self.timer.elapsed(), trigger=trigger,
+                               error=str(e)[:500])
+            return None
+        finally:
+            self._checkpointing = False
+        self._ck_counts: tuple[float, int, int] = (0.0, 0, 0)
+        self._tick_pending = False
+        t, tools, tokens = self._ck_counts
+        self.triggers.reset(t, tools, tokens)
+        summary = res.summary(t)
+        summary["phase"] = self.phase.name if self.phase else None
+        if reason:
+            summary["reason"] = reason
+        self.ledger.record("checkpoint", self.timer.elapsed(),
+                           **{k: v for k, v in summary.items() if k != "t"})
+        self.last_checkpoint = {**summary, "wall": round(self.clock.wall(), 3)}
+        log.info("checkpoint", **summary)
+        if self.view is not None:
+            self.view.event(f"checkpoint {res.number:03d} ({trigger}): {res.files} files, "
+                            f"{res.size_bytes / 1024:.0f} KiB, {res.duration_ms:.0f} ms, "
+                            f"agents held {res.held_ms:.0f} ms")
+        self.write_status()
+        return summary
+
+    async def reload_config(self) -> dict[str, Any]:
+        """Seam: SIGHUP reload (control issue)."""
+        return {"ok": False, "error": "reload is not available in this build"}
+
+    async def on_tick(self) -> None:
+        """Periodic: checkpoint triggers (limits and health checks join here)."""
+        await self.check_triggers()
+
+    # ------------------------------------------------------------------ control plane
+    async def _start_http(self) -> None:
+        ctl = self.cfg.control
+        if not ctl.http_enabled:
+            return
+        from supervisor.control.http import start_http_server
+
+        self.http = await start_http_server(self, self.layout.root, ctl.http_port, ctl.port_fallback)
+        log.info("http_api", url=f"http://127.0.0.1:{self.http.port}")
+        if self.view is not None:
+            self.view.event(f"control API on http://127.0.0.1:{self.http.port} "
+                            f"(token in {self.layout.control_json})")
+
+    def submit(self, command: Command) -> None:
+        """Queue a command from the HTTP API (the loop answers it)."""
+        self.queue.put_nowait(command)
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        return dict(self.recorder.last) if self.recorder.last else self._metrics_now()
+
+    def _metrics_now(self) -> dict[str, Any]:
+        c = self.counters
+        return {"schema_version": 1, "session_id": self.session_id,
+                "elapsed_seconds": round(self.timer.elapsed(), 3), "total_tokens": c.tokens,
+                "tool_calls": c.tool_calls, "tasks_completed": c.tasks_completed,
+                "errors_encountered": c.errors, "checkpoint_count": c.checkpoints,
+                "progress": self.progress()}
+
+    # ------------------------------------------------------------------ signals & jobs
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        table = {
+            signal.SIGUSR1: (CommandKind.STATUS, {}),
+            signal.SIGUSR2: (CommandKind.CHECKPOINT, {"reason": "SIGUSR2"}),
+            signal.SIGTERM: (CommandKind.STOP, {"signal": "SIGTERM", "reason": "SIGTERM"}),
+            signal.SIGINT: (CommandKind.STOP, {"signal": "SIGINT", "reason": "SIGINT"}),
+            signal.SIGHUP: (CommandKind.RELOAD, {}),
+        }
+        for sig, (kind, args) in table.items():
+            loop.add_signal_handler(sig, self._enqueue_signal, kind, args)
+
+    def _enqueue_signal(self, kind: CommandKind, args: dict[str, Any]) -> None:
+        if kind == CommandKind.STOP:
+            # act at once on the flag so a stuck phase wait still ends; the queue item logs it
+            self.request_stop(str(args.get("reason")), signal_name=args.get("signal"))
+        self.queue.put_nowait(Command(kind, CommandSource.SIGNAL, dict(args)))
+
+    def _remove_signals(self) -> None:
+        with contextlib.suppress(Exception):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+
+    def _start_scheduler(self) -> None:
+        scale = self.cfg.session.time_scale
+        sched = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1,
+                                               "misfire_grace_time": 5})
+        sched.add_job(self._sample_metrics, "interval",
+                      seconds=max(0.02, self.cfg.monitoring.metrics_interval_secs / scale),
+                      id="metrics")
+        sched.add_job(self._tick, "interval",
+                      seconds=max(0.02, min(5.0, self.cfg.monitoring.health_check_interval / scale)),
+                      id="tick")
+        sched.start()
+        self.scheduler = sched
+
+    def _tick(self) -> None:
+        if not self._tick_pending:  # never let ticks pile up behind a slow command
+            self._tick_pending = True
+            self.queue.put_nowait(Internal("tick"))
+
+    async def _sample_metrics(self) -> None:
+        try:
+            samples = await asyncio.to_thread(self.monitor.sample_all)
+            for aid, sample in samples.items():
+                host = self.hosts.get(aid)
+                if host is not None and host.proc is not None:
+                    host.proc.note_descendants(sample.descendants)
+            self.resources = {k: {"cpu_percent": round(v.cpu_percent, 1), "rss_bytes": v.rss_bytes,
+                                  "procs": v.num_procs} for k, v in samples.items()}
+            if self.clock.monotonic() - self._loc_at >= 2.0:
+                self._loc_at = self.clock.monotonic()
+                loc = await asyncio.to_thread(count_loc, self.layout.project_dir)
+                self.loc = loc["lines_of_code"]
+            self._sample_metrics_sync()
+            if self.view is not None:
+                self.view.update(self.status_snapshot())
+        except Exception as e:
+            log.exception("metrics_failed", error=str(e))
+
+    def _sample_metrics_sync(self) -> dict[str, Any]:
+        elapsed = self.timer.elapsed()
+        agents = {}
+        for aid, a in self.counters.agents.items():
+            host = self.hosts.get(aid)
+            agents[aid] = {"role": a.role, "tokens": a.tokens, "tool_calls": a.tool_calls,
+                           "state": str(host.state) if host else "idle",
+                           **self.resources.get(aid, {})}
+        snap = self.recorder.sample(
+            self.session_id, self.counters, elapsed, self.timer.wall_elapsed(),
+            self.progress(), self.health(), self.loc, agents, self.last_checkpoint)
+        self.write_status()
+        return snap
+
+    # ------------------------------------------------------------------ status
+    def progress(self) -> float:
+        return min(1.0, self.timer.elapsed() / self.total_s) if self.total_s else 1.0
+
+    def health(self) -> tuple[float, dict[str, float]]:
+        running = [h for h in self.hosts.values() if h.alive]
+        limit = self.cfg.limits.idle_timeout_minutes * 60
+        now = self.timer.elapsed()
+        idle = 0
+        for h in running:
+            last = self.counters.agent(h.agent_id).last_activity_t
+            if now - (last if last is not None else h.started_t) > limit:
+                idle += 1
+        return health_score(self.counters, now, self.progress(),
+                            self.cfg.limits.total_token_budget, len(running), idle)
+
+    def _set_status(self, status: SessionStatus) -> None:
+        check_transition(self.status, status)
+        self.status = status
+        self.write_status()
+
+    def write_status(self) -> dict[str, Any]:
+        snap = self.status_snapshot()
+        write_status(self.layout, str(self.status), snap)
+        return snap
+
+    def status_snapshot(self) -> dict[str, Any]:
+        elapsed = self.timer.elapsed()
+        ph = self.phase
+        c = self.counters
+        phase: dict[str, Any] = {}
+        if ph is not None:
+            phase = {"index": ph.index, "name": ph.name, "of": len(self.plan),
+                     "progress": round(min(1.0, max(0.0, (elapsed - ph.start_s) / ph.duration_s)), 4)
+                     if ph.duration_s else 1.0,
+                     "start_s": ph.start_s, "end_s": ph.end_s}
+        agents = []
+        for aid, a in c.agents.items():
+            host = self.hosts.get(aid)
+            last = a.last_activity_t
+            agents.append({
+                "id": aid, "role": a.role, "state": str(host.state) if host else "idle",
+                "pid": host.pid if host else None, "model": host.model if host else None,
+                "tokens": a.tokens, "tool_calls": a.tool_calls, "tasks_completed": a.tasks_completed,
+                "errors": a.errors, "restarts": a.restarts,
+                "utilization": round(a.active_seconds / elapsed, 3) if elapsed > 0 else 0.0,
+                "idle_seconds": round(elapsed - last, 1) if last is not None else None,
+                **self.resources.get(aid, {}),
+            })
+        score, parts = self.health()
+        return {
+            "schema_version": 1,
+            "session_id": self.session_id,
+            "status": str(self.status),
+            "pid": os.getpid(),
+            "project_type": self.cfg.session.project_type,
+            "time_scale": self.cfg.session.time_scale,
+            "phase": phase,
+            "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in self.plan],
+            "elapsed_seconds": round(elapsed, 1),
+            "planned_seconds": self.total_s,
+            "wall_seconds": round(self.timer.wall_elapsed(), 1),
+            "progress_percent": round(100 * self.progress(), 2),
+            "eta": eta(self.total_s, elapsed, self.cfg.session.time_scale),
+            "paused": self.paused,
+            "totals": c.totals(),
+            "tokens_per_minute": self.recorder.last.get("tokens_per_minute"),
+            "lines_of_code": self.loc,
+            "health": {"score": score, "parts": parts},
+            "last_checkpoint": self.last_checkpoint,
+            "recent_errors": self.recent_errors[-10:],
+            "agents": agents,
+            "updated_wall": round(self.clock.wall(), 3),
+        }
+
+    # ------------------------------------------------------------------ measuring & report
+    async def _measure_project(self, final: bool, phase: PlannedPhase | None = None) -> None:
+        """Run the project's tests (session time held: a real test run does not scale)."""
+        project = self.layout.project_dir
+        if not project.is_dir() or not any(project.iterdir()):
+            return
+        self.timer.hold()
+        try:
+            timeout = self.cfg.limits.max_test_runtime_min * 60
+            tests = await asyncio.to_thread(run_project_tests, project, timeout,
+                                            self.cfg.project.test_command, sys.executable)
+            loc = await asyncio.to_thread(count_loc, project)
+        finally:
+            self.timer.release()
+        self.loc = loc["lines_of_code"]
+        t = self.timer.elapsed()
+        summary = {k: tests.get(k) for k in ("passed", "failed", "errors", "skipped",
+                                              "pass_rate", "coverage", "duration_s", "exit_code")}
+        summary["lines_of_code"] = self.loc
+        if final:
+            summary.update(loc_by_language=loc["loc_by_language"], files=loc["files"])
+        if phase is not None:
+            self.ledger.record("phase_tests", t, index=phase.index, tests=summary)
+        if final:
+            self.tests = {**tests, **loc}
+            self.ledger.record("final_tests", t, tests=summary)
+        log.info("project_tests", phase=phase.name if phase else "final", **summary)
+
+    def _write_report(self, status: SessionStatus) -> None:
+        from supervisor.report.record import load_record
+        from supervisor.report.summary import build_report, write_report
+
+        rec = load_record(self.layout.root)
+        write_report(self.layout, build_report(rec, str(status)))

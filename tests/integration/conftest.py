@@ -1,0 +1,70 @@
+"""Shared helpers for integration tests: run the CLI as a user would, check no process of
+the session survives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_AGENTS = Path(__file__).resolve().parent / "fake_agents"
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m supervisor.control.cli``-style entry points in a subprocess."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("CHECKPOINT_INTERVAL", None) if env is None or "CHECKPOINT_INTERVAL" not in env else None
+    return subprocess.run([sys.executable, *args], cwd=cwd or REPO, env=full_env, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def run_mega_test(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    code = "from supervisor.control.cli import run_mega_test_main; run_mega_test_main()"
+    return cli("-c", code, *args, **kw)  # type: ignore[arg-type]
+
+
+def supervisor_cli(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    code = "from supervisor.control.cli import supervisor_main; supervisor_main()"
+    return cli("-c", code, *args, **kw)  # type: ignore[arg-type]
+
+
+def session_processes(session_root: Path) -> list[psutil.Process]:
+    """Live processes whose environment or command line names the session."""
+    found = []
+    needle = str(session_root)
+    sid = session_root.name
+    for p in psutil.process_iter(["pid", "cmdline", "environ", "status"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            env = p.info.get("environ") or {}
+            cmd = " ".join(p.info.get("cmdline") or [])
+            if env.get("MEGATEST_SESSION_ID") == sid or needle in cmd:
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def assert_no_session_processes(session_root: Path, wait: float = 5.0) -> None:
+    deadline = time.monotonic() + wait
+    alive = session_processes(session_root)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = session_processes(session_root)
+    assert not alive, f"processes of the session still alive: {[p.pid for p in alive]}"
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[Path]:
+    d = tmp_path / "runs"
+    d.mkdir()
+    yield d
