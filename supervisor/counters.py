@@ -226,6 +226,14 @@ class Counters:
             if f.get("outcome") == "recovered":
                 self.recoveries += 1
 
+    def active_seconds(self, agent_id: str, t: float) -> float:
+        """Session seconds the agent has been running, up to ``t``."""
+        a = self.agents.get(agent_id)
+        if a is None:
+            return 0.0
+        since = self._running_since.get(agent_id)
+        return a.active_seconds + (max(0.0, t - since) if since is not None else 0.0)
+
     def close_running(self, t: float) -> None:
         """Account the running time of agents still up at ``t`` (end of session)."""
         for agent_id, since in list(self._running_since.items()):

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +22,22 @@ from supervisor.agents.host import AgentHost
 from supervisor.agents.monitor import ResourceMonitor
 from supervisor.agents.process import agent_env, render_command, sweep
 from supervisor.agents.protocol import Event
-from supervisor.checkpoint.coordinator import Checkpointer
-from supervisor.checkpoint.triggers import TriggerSpec, TriggerState, due
+from supervisor.checkpoint.session import SessionCheckpoints
 from supervisor.clock import Clock
 from supervisor.config import config_hash
 from supervisor.config.schema import Config
 from supervisor.control.commands import Command, CommandKind, CommandSource
 from supervisor.counters import Counters
 from supervisor.ledger import Ledger
-from supervisor.measure import count_loc, run_project_tests
-from supervisor.metrics import MetricsRecorder, health_score
+from supervisor.measure import count_loc
+from supervisor.metrics import MetricsRecorder
 from supervisor.plan import AgentSlot, PlannedPhase, assign_agents, plan_phases, total_seconds
+from supervisor.session import live
 from supervisor.session.files import write_json_atomic
 from supervisor.session.layout import SessionLayout
+from supervisor.session.measuring import ProjectMeasurer
 from supervisor.session.state import AgentState, SessionStatus, check_transition
-from supervisor.session.status import eta, write_status
+from supervisor.session.status import write_status
 from supervisor.session.timer import SessionTimer
 
 log = logs.get("session")
@@ -79,6 +79,7 @@ class SessionRunner:
         self.total_s = total_seconds(self.plan)
         self.resume = resume
         self.timer = SessionTimer(clock, base=resume.elapsed if resume else 0.0)
+        self.timer.hold()  # start-up is not session time; released when the first phase starts
         self.ledger = Ledger(layout.journal, resume.counters if resume else None, clock)
         self.counters = self.ledger.counters
         self.recorder = MetricsRecorder(layout.metrics_current, layout.metrics_history)
@@ -93,7 +94,6 @@ class SessionRunner:
         self.phase: PlannedPhase | None = None
         self.stopping = False
         self.paused = False
-        self.last_checkpoint: dict[str, Any] | None = None
         self.resources: dict[str, dict[str, Any]] = {}
         self.loc: int | None = None
         self._loc_at = -1e9
@@ -102,16 +102,8 @@ class SessionRunner:
         self.scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.config_hash = config_hash(cfg)
-        ck = cfg.checkpoint
-        self.checkpointer = Checkpointer(layout, tuple(ck.excludes), ck.keep_last,
-                                         ck.quiesce_timeout_secs)
-        self.triggers = TriggerState(last_t=self.timer.elapsed(),
-                                     last_tool_calls=self.counters.tool_calls,
-                                     last_tokens=self.counters.tokens)
-        if resume and resume.extra.get("triggers"):
-            self.triggers = TriggerState.from_dict(resume.extra["triggers"])
-        self._checkpointing = False
-        self._ck_counts: tuple[float, int, int] = (0.0, 0, 0)
+        self.checkpoints = SessionCheckpoints(self)
+        self.measurer = ProjectMeasurer(self)
         self._tick_pending = False
         self.http: Any = None
 
@@ -123,6 +115,7 @@ class SessionRunner:
         try:
             await self._start_http()
             self._begin()
+            self.timer.release()
             start = self._start_index()
             for phase in self.plan[start:]:
                 if self.stopping:
@@ -166,11 +159,12 @@ class SessionRunner:
     async def _finish(self) -> None:
         """End the session; every step runs even when an earlier one failed."""
         status = self.final_status or SessionStatus.INTERRUPTED
+        self.timer.hold()  # winding down is not session time
         steps: list[tuple[str, Any]] = [
             ("stop agents", lambda: self._stop_agents("session end")),
             ("sweep", lambda: asyncio.to_thread(sweep)),
             ("scheduler", self._stop_scheduler),
-            ("measure project", lambda: self._measure_project(final=True)),
+            ("measure project", self._final_measure),
             ("final checkpoint", lambda: self.on_session_end(status)),
             ("journal", lambda: self._end_journal(status)),
             ("metrics", self._sample_metrics_sync),
@@ -196,6 +190,10 @@ class SessionRunner:
         if self.view is not None:
             self.view.finished(self.status_snapshot())
 
+    async def _final_measure(self) -> None:
+        last = self.plan[-1] if self.plan and self.final_status == SessionStatus.COMPLETED else None
+        await self.measurer.final(last)
+
     def _stop_scheduler(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -209,7 +207,7 @@ class SessionRunner:
     async def on_session_end(self, status: SessionStatus) -> None:
         """The final checkpoint, whatever the ending."""
         if self.cfg.checkpoint.enabled:
-            await self.checkpoint("final")
+            await self.checkpoints.take("final")
 
     # ------------------------------------------------------------------ phases
     async def _run_phase(self, phase: PlannedPhase) -> None:
@@ -247,13 +245,14 @@ class SessionRunner:
                            name=phase.name, status=status)
         log.info("phase_finished", index=phase.index + 1, status=status)
         if not interrupted:
-            await self._measure_project(final=False, phase=phase)
+            if phase.index < len(self.plan) - 1:  # the last phase is measured by the final run
+                self.measurer.phase_end(phase)
             await self.on_phase_complete(phase)
         self.write_status()
 
     async def on_phase_complete(self, phase: PlannedPhase) -> None:
         if self.cfg.checkpoint.enabled:
-            await self.checkpoint("phase_complete")
+            await self.checkpoints.take("phase_complete")
 
     async def _wait_phase_end(self, phase: PlannedPhase) -> None:
         while not self.stopping:
@@ -501,92 +500,15 @@ class SessionRunner:
         return {"ok": True, "paused": False}
 
     async def forced_checkpoint(self, cmd: Command) -> dict[str, Any]:
-        result = await self.checkpoint("forced", reason=str(cmd.args.get("reason") or cmd.source))
+        result = await self.checkpoints.take("forced",
+                                             reason=str(cmd.args.get("reason") or cmd.source))
         if result is None:
             return {"ok": False, "error": "checkpoint failed; see session.log"}
         return {"ok": True, "checkpoint": result}
 
-    # ------------------------------------------------------------------ checkpoints
-    def trigger_spec(self) -> TriggerSpec:
-        ck = self.cfg.checkpoint
-        interval = self.phase.checkpoint_interval_s if self.phase else ck.interval_minutes * 60
-        return TriggerSpec(ck.enabled, interval, ck.tool_call_threshold, ck.token_threshold)
-
-    async def check_triggers(self) -> None:
-        if self._checkpointing or self.paused or self.stopping:
-            return
-        c = self.counters
-        fired = due(self.trigger_spec(), self.triggers, self.timer.elapsed(), c.tool_calls, c.tokens)
-        if fired is not None:
-            await self.checkpoint(fired)
-
-    def checkpoint_state(self) -> dict[str, Any]:
-        """The session's part of a checkpoint body, taken at the safe point."""
-        self.ledger.sync()
-        elapsed = self.timer.elapsed()
-        ph = self.phase
-        for aid, h in self.hosts.items():
-            if h.last_state is not None:
-                self.agent_states[aid] = h.last_state
-        c = self.counters
-        self._ck_counts = (elapsed, c.tool_calls, c.tokens)
-        return {
-            "session_id": self.session_id,
-            "created_wall": self.clock.wall(),
-            "elapsed": elapsed,
-            "phase": ph.name if ph else None,
-            "phase_index": ph.index if ph else None,
-            "phase_time_left": max(0.0, ph.end_s - elapsed) if ph else None,
-            "status": str(self.status),
-            "journal_seq": self.ledger.last_seq,
-            "counters": c.to_dict(),
-            "agent_states": dict(self.agent_states),
-            "agent_models": dict(self.agent_models),
-            "working_memory": dict(c.memory),
-            "test_results": {"passed": c.test_passed, "failed": c.test_failed,
-                             "coverage": c.test_coverage, "final": self.tests and {
-                                 k: self.tests.get(k) for k in ("passed", "failed", "coverage")}},
-            "metrics": dict(self.recorder.last),
-            "recovery": self.recovery_state(),
-            "triggers": self.triggers.to_dict(),
-            "config_hash": self.config_hash,
-        }
-
     def recovery_state(self) -> dict[str, Any]:
         """Recovery counters for checkpoints (the recovery issue fills this in)."""
         return {"failures": self.counters.failures, "recoveries": self.counters.recoveries}
-
-    async def checkpoint(self, trigger: str, reason: str | None = None) -> dict[str, Any] | None:
-        """Take a checkpoint now; never raises: a failed checkpoint is logged and reported."""
-        self._checkpointing = True
-        try:
-            res = await self.checkpointer.take(trigger, list(self.hosts.values()),
-                                               self.checkpoint_state)
-        except Exception as e:
-            log.exception("checkpoint_failed", trigger=trigger, error=str(e))
-            self.ledger.record("checkpoint_failed", self.timer.elapsed(), trigger=trigger,
-                               error=str(e)[:500])
-            return None
-        finally:
-            self._checkpointing = False
-        self._ck_counts: tuple[float, int, int] = (0.0, 0, 0)
-        self._tick_pending = False
-        t, tools, tokens = self._ck_counts
-        self.triggers.reset(t, tools, tokens)
-        summary = res.summary(t)
-        summary["phase"] = self.phase.name if self.phase else None
-        if reason:
-            summary["reason"] = reason
-        self.ledger.record("checkpoint", self.timer.elapsed(),
-                           **{k: v for k, v in summary.items() if k != "t"})
-        self.last_checkpoint = {**summary, "wall": round(self.clock.wall(), 3)}
-        log.info("checkpoint", **summary)
-        if self.view is not None:
-            self.view.event(f"checkpoint {res.number:03d} ({trigger}): {res.files} files, "
-                            f"{res.size_bytes / 1024:.0f} KiB, {res.duration_ms:.0f} ms, "
-                            f"agents held {res.held_ms:.0f} ms")
-        self.write_status()
-        return summary
 
     async def reload_config(self) -> dict[str, Any]:
         """Seam: SIGHUP reload (control issue)."""
@@ -594,7 +516,7 @@ class SessionRunner:
 
     async def on_tick(self) -> None:
         """Periodic: checkpoint triggers (limits and health checks join here)."""
-        await self.check_triggers()
+        await self.checkpoints.check_triggers()
 
     # ------------------------------------------------------------------ control plane
     async def _start_http(self) -> None:
@@ -696,25 +618,19 @@ class SessionRunner:
                            **self.resources.get(aid, {})}
         snap = self.recorder.sample(
             self.session_id, self.counters, elapsed, self.timer.wall_elapsed(),
-            self.progress(), self.health(), self.loc, agents, self.last_checkpoint)
+            self.progress(), self.health(), self.loc, agents, self.checkpoints.last)
         self.write_status()
         return snap
 
     # ------------------------------------------------------------------ status
     def progress(self) -> float:
-        return min(1.0, self.timer.elapsed() / self.total_s) if self.total_s else 1.0
+        return live.progress(self)
 
     def health(self) -> tuple[float, dict[str, float]]:
-        running = [h for h in self.hosts.values() if h.alive]
-        limit = self.cfg.limits.idle_timeout_minutes * 60
-        now = self.timer.elapsed()
-        idle = 0
-        for h in running:
-            last = self.counters.agent(h.agent_id).last_activity_t
-            if now - (last if last is not None else h.started_t) > limit:
-                idle += 1
-        return health_score(self.counters, now, self.progress(),
-                            self.cfg.limits.total_token_budget, len(running), idle)
+        return live.health(self)
+
+    def status_snapshot(self) -> dict[str, Any]:
+        return live.status_snapshot(self)
 
     def _set_status(self, status: SessionStatus) -> None:
         check_transition(self.status, status)
@@ -726,83 +642,7 @@ class SessionRunner:
         write_status(self.layout, str(self.status), snap)
         return snap
 
-    def status_snapshot(self) -> dict[str, Any]:
-        elapsed = self.timer.elapsed()
-        ph = self.phase
-        c = self.counters
-        phase: dict[str, Any] = {}
-        if ph is not None:
-            phase = {"index": ph.index, "name": ph.name, "of": len(self.plan),
-                     "progress": round(min(1.0, max(0.0, (elapsed - ph.start_s) / ph.duration_s)), 4)
-                     if ph.duration_s else 1.0,
-                     "start_s": ph.start_s, "end_s": ph.end_s}
-        agents = []
-        for aid, a in c.agents.items():
-            host = self.hosts.get(aid)
-            last = a.last_activity_t
-            agents.append({
-                "id": aid, "role": a.role, "state": str(host.state) if host else "idle",
-                "pid": host.pid if host else None, "model": host.model if host else None,
-                "tokens": a.tokens, "tool_calls": a.tool_calls, "tasks_completed": a.tasks_completed,
-                "errors": a.errors, "restarts": a.restarts,
-                "utilization": round(a.active_seconds / elapsed, 3) if elapsed > 0 else 0.0,
-                "idle_seconds": round(elapsed - last, 1) if last is not None else None,
-                **self.resources.get(aid, {}),
-            })
-        score, parts = self.health()
-        return {
-            "schema_version": 1,
-            "session_id": self.session_id,
-            "status": str(self.status),
-            "pid": os.getpid(),
-            "project_type": self.cfg.session.project_type,
-            "time_scale": self.cfg.session.time_scale,
-            "phase": phase,
-            "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in self.plan],
-            "elapsed_seconds": round(elapsed, 1),
-            "planned_seconds": self.total_s,
-            "wall_seconds": round(self.timer.wall_elapsed(), 1),
-            "progress_percent": round(100 * self.progress(), 2),
-            "eta": eta(self.total_s, elapsed, self.cfg.session.time_scale),
-            "paused": self.paused,
-            "totals": c.totals(),
-            "tokens_per_minute": self.recorder.last.get("tokens_per_minute"),
-            "lines_of_code": self.loc,
-            "health": {"score": score, "parts": parts},
-            "last_checkpoint": self.last_checkpoint,
-            "recent_errors": self.recent_errors[-10:],
-            "agents": agents,
-            "updated_wall": round(self.clock.wall(), 3),
-        }
-
     # ------------------------------------------------------------------ measuring & report
-    async def _measure_project(self, final: bool, phase: PlannedPhase | None = None) -> None:
-        """Run the project's tests (session time held: a real test run does not scale)."""
-        project = self.layout.project_dir
-        if not project.is_dir() or not any(project.iterdir()):
-            return
-        self.timer.hold()
-        try:
-            timeout = self.cfg.limits.max_test_runtime_min * 60
-            tests = await asyncio.to_thread(run_project_tests, project, timeout,
-                                            self.cfg.project.test_command, sys.executable)
-            loc = await asyncio.to_thread(count_loc, project)
-        finally:
-            self.timer.release()
-        self.loc = loc["lines_of_code"]
-        t = self.timer.elapsed()
-        summary = {k: tests.get(k) for k in ("passed", "failed", "errors", "skipped",
-                                              "pass_rate", "coverage", "duration_s", "exit_code")}
-        summary["lines_of_code"] = self.loc
-        if final:
-            summary.update(loc_by_language=loc["loc_by_language"], files=loc["files"])
-        if phase is not None:
-            self.ledger.record("phase_tests", t, index=phase.index, tests=summary)
-        if final:
-            self.tests = {**tests, **loc}
-            self.ledger.record("final_tests", t, tests=summary)
-        log.info("project_tests", phase=phase.name if phase else "final", **summary)
-
     def _write_report(self, status: SessionStatus) -> None:
         from supervisor.report.record import load_record
         from supervisor.report.summary import build_report, write_report

@@ -149,7 +149,7 @@ async def _load(binary: str, path: Path, expressions: dict[str, str], screenshot
                 region: tuple[int, int] | None, timeout: float) -> PageResult:
     url = path.resolve().as_uri()
     result = PageResult(url)
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             binary, *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
             "about:blank", stdin=asyncio.subprocess.DEVNULL,
@@ -160,7 +160,9 @@ async def _load(binary: str, path: Path, expressions: dict[str, str], screenshot
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
                 async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:
                     targets = await resp.json()
-                page = next(t for t in targets if t.get("type") == "page")
+                page = next((t for t in targets if t.get("type") == "page"), None)
+                if page is None:
+                    raise BrowserError(f"no page target among {targets}")
                 ws = await http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
                 cdp = _Cdp(ws)
                 try:
@@ -216,7 +218,7 @@ def _collect(events: list[dict[str, Any]], result: PageResult) -> None:
 
 def load_page(path: Path, expressions: dict[str, str] | None = None,
               screenshot: Path | None = None, region: tuple[int, int] | None = None,
-              timeout: float = 20.0) -> PageResult:
+              timeout: float = 15.0) -> PageResult:
     """Open ``path`` in headless Chromium and report what happened (see ``PageResult``).
 
     ``screenshot``: save a PNG of the full page there, or of ``region`` = (top, height) in
@@ -229,6 +231,6 @@ def load_page(path: Path, expressions: dict[str, str] | None = None,
     async def run() -> PageResult:
         return await asyncio.wait_for(
             _load(binary, path, dict(expressions or {}), screenshot, region, timeout),
-            timeout + 10)
+            timeout + 5)
 
     return asyncio.run(run())

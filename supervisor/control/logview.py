@@ -54,7 +54,6 @@ def follow_lines(path: Path, follow: bool, alive: Callable[[], bool],
             if not alive():
                 rest = fh.read()
                 if rest or partial:
-                    for line in (partial + rest).splitlines(keepends=True):
-                        yield line
+                    yield from (partial + rest).splitlines(keepends=True)
                 return
             time.sleep(poll)

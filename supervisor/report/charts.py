@@ -99,7 +99,7 @@ def downsample(points: Sequence[Point], max_points: int = MAX_POINTS) -> list[Po
 def nice_step(span: float, count: int) -> float:
     """A 1/2/5 x 10^k step that cuts ``span`` into about ``count`` parts."""
     raw = max(span, 1e-12) / max(count, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     for mult in (1, 2, 5, 10):
         if raw <= mult * magnitude:
             return mult * magnitude

@@ -73,7 +73,8 @@ details summary{cursor:pointer;color:var(--muted);font-size:12px}details ul{marg
 details.config{margin-top:10px}details.config dl{margin-top:6px}
 footer{color:var(--muted);font-size:12px;text-align:center}
 @media (max-width:720px){.cols{grid-template-columns:1fr}}
-@media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}
+@media print{*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{background:#fff;font-size:12px}main{max-width:none;padding:0}
 header,section{break-inside:avoid;border-color:#ccc}.scroll{overflow:visible}
 th{cursor:default}}
 """

@@ -49,7 +49,9 @@ def run_phase(project: Path, project_type: str, index: int, states: Path,
         for agent_id, proc in procs.items():
             assert proc.stdout is not None
             while not early[agent_id] or b'"quiesced"' not in early[agent_id][-1]:
-                early[agent_id].append(proc.stdout.readline())
+                line = proc.stdout.readline()
+                assert line, f"{agent_id} exited before quiescing"
+                early[agent_id].append(line)
         shutil.copytree(project, snapshot)
         for proc in procs.values():
             send(proc, b'{"cmd":"resume"}\n')
