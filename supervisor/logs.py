@@ -44,9 +44,30 @@ def configure(log_path: Path | None, level: str = "info", stream: IO[str] | None
         logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
-    # APScheduler logs a warning for every skipped (coalesced) run of a fast job; under load
-    # that is normal, not news. Real errors still show.
+    # Libraries (APScheduler, aiohttp) log through the standard library: into session.log
+    # too, not onto the user's console. APScheduler warns for every skipped (coalesced) run
+    # of a fast job; under load that is normal, not news.
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, _ToStructlog):
+            root.removeHandler(h)
+    root.addHandler(_ToStructlog())
+    root.setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+class _ToStructlog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log = structlog.get_logger(record.name)
+            msg = record.getMessage()
+            if record.exc_info and record.exc_info[0] is not None:
+                import traceback
+
+                msg += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            log.log(record.levelno, "library", logger=record.name, message=msg)
+        except Exception:  # logging must never raise
+            pass
 
 
 def close() -> None:

@@ -584,7 +584,7 @@ class SessionRunner:
         sched.start()
         self.scheduler = sched
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:  # a coroutine: APScheduler runs it on the loop, not a thread
         if not self._tick_pending:  # never let ticks pile up behind a slow command
             self._tick_pending = True
             self.queue.put_nowait(Internal("tick"))

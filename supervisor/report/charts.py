@@ -118,7 +118,7 @@ _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10
                43200, 86400)
 
 
-def time_ticks(t_max: float, count: int = 6) -> list[float]:
+def time_ticks(t_max: float, count: int = 7) -> list[float]:
     """Round session-time ticks (10 min, 30 min, 1 h ...) from 0 to ``t_max``."""
     step = next((s for s in _TIME_STEPS if t_max / s <= count), nice_step(t_max, count))
     return [i * step for i in range(int(t_max / step) + 1)]
