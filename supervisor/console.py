@@ -4,6 +4,7 @@ otherwise (CI logs, pipes): phase, progress, ETA, tokens, tool calls, agents."""
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 from rich.console import Console, Group
@@ -14,49 +15,149 @@ from rich.text import Text
 
 from supervisor.plan import fmt_duration
 
+STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "recovering": "bold magenta",
+                "completed": "bold cyan", "failed": "bold red", "crashed": "bold red",
+                "interrupted": "bold yellow", "budget_exhausted": "bold red"}
 
-def status_renderable(s: dict[str, Any]) -> Any:
-    """A rich renderable of a status snapshot (also used by `supervisor status`)."""
-    ph = s.get("phase") or {}
+
+BAR = 30  # width of the progress bars
+
+
+def _bar(fraction: float, width: int, style: str = "green") -> ProgressBar:
+    return ProgressBar(total=1000, completed=round(1000 * max(0.0, min(1.0, fraction))),
+                       width=width, complete_style=style, finished_style=style)
+
+
+def _clock(wall: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(wall)) if wall else "-"
+
+
+def _eta_text(s: dict[str, Any]) -> str:
+    status = str(s.get("status"))
+    if status not in ("running", "paused", "recovering", "starting"):
+        return ""
+    e = s.get("eta") or {}
+    left = fmt_duration(float(e.get("wall_seconds_left") or 0.0))
+    if e.get("on_hold") or s.get("paused"):
+        return f"ETA on hold (paused; {left} wall left after resume)"
+    return f"ETA {left} wall (about {_clock(e.get('finish_wall'))})"
+
+
+def _head(s: dict[str, Any]) -> Text:
+    status = str(s.get("status") or "?")
+    head = Text.assemble((f"{s.get('session_id')}  ", "bold"),
+                         (f" {status.upper()} ", f"reverse {STATUS_STYLE.get(status, 'bold')}"))
+    scale = s.get("time_scale")
+    bits = [str(s.get("project_type") or "")]
+    if isinstance(scale, (int, float)) and scale != 1:
+        bits.append(f"time x{scale:g}")
+    if s.get("pid"):
+        bits.append(f"pid {s.get('pid')}")
+    bits.append(f"updated {_clock(s.get('updated_wall'))}")
+    head.append("  " + "  ".join(b for b in bits if b), style="dim")
+    return head
+
+
+def _progress(s: dict[str, Any]) -> Group:
     pct = float(s.get("progress_percent") or 0.0)
+    ph = s.get("phase") or {}
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(min_width=15, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(justify="right", min_width=6, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_row(Text("overall", style="bold"), _bar(pct / 100, BAR, "cyan"), f"{pct:.1f}%",
+                 Text(f"{fmt_duration(s.get('elapsed_seconds') or 0)} of "
+                      f"{fmt_duration(s.get('planned_seconds') or 0)}", style="bold"))
+    for row in s.get("phases") or []:
+        state = str(row.get("state", ""))
+        current = bool(ph) and row.get("index") == ph.get("index")
+        name = Text(f"{int(row.get('index', 0)) + 1}. {row.get('name')}",
+                    style="bold" if current else ("dim" if state == "pending" else ""))
+        span = float(row.get("end_s", 0)) - float(row.get("start_s", 0))
+        note = f"{fmt_duration(span)} {state}"
+        if current and state == "running":
+            note = f"{fmt_duration(span)}, {fmt_duration(ph.get('session_seconds_left') or 0)} left"
+        done = float(row.get("progress") or 0.0)
+        grid.add_row(name, _bar(done, BAR, "green" if state == "done" else "yellow"),
+                     f"{100 * done:.0f}%", Text(note, style="dim"))
+    eta = _eta_text(s)
+    return Group(grid, Text(eta, style="bold")) if eta else Group(grid)
+
+
+def _numbers(s: dict[str, Any]) -> Text:
     tot = s.get("totals") or {}
-    eta = (s.get("eta") or {})
-    head = Text.assemble(
-        (f"{s.get('session_id')}  ", "bold"),
-        (f"[{s.get('status')}]  ", "cyan" if s.get("status") == "running" else "yellow"),
-        f"phase {int(ph.get('index', 0)) + 1}/{ph.get('of', '?')} {ph.get('name', '-')}  "
-        if ph else "",
-        f"{pct:5.1f}%  ",
-        f"session {fmt_duration(s.get('elapsed_seconds') or 0)}"
-        f"/{fmt_duration(s.get('planned_seconds') or 0)}  ",
-        f"ETA {fmt_duration(eta.get('wall_seconds_left') or 0)} wall",
-    )
-    bar = ProgressBar(total=100, completed=pct, width=60)
-    health = (s.get("health") or {}).get("score")
-    line2 = Text(
-        f"tokens {tot.get('tokens', 0):,} ({s.get('tokens_per_minute') or 0:,.0f}/min)  "
-        f"tool calls {tot.get('tool_calls', 0):,}  tasks {tot.get('tasks_completed', 0):,}  "
-        f"errors {tot.get('errors', 0)}  checkpoints {tot.get('checkpoints', 0)}  "
-        f"LOC {s.get('lines_of_code') or 0:,}  health {health if health is not None else '-'}"
-    )
+    tpm = s.get("tokens_per_minute") or 0
+    cpm = s.get("tool_calls_per_minute") or 0
+    return Text(
+        f"tokens {tot.get('tokens', 0):,} ({tpm:,.0f}/min)   "
+        f"tool calls {tot.get('tool_calls', 0):,} ({cpm:,.1f}/min)   "
+        f"tasks {tot.get('tasks_completed', 0):,}   errors {tot.get('errors', 0)}   "
+        f"LOC {s.get('lines_of_code') or 0:,}")
+
+
+def _health(s: dict[str, Any]) -> Text:
+    h = s.get("health") or {}
+    score = h.get("score")
+    if not isinstance(score, (int, float)):
+        return Text("health -")
+    style = "green" if score >= 80 else "yellow" if score >= 50 else "red"
+    out = Text.assemble("health ", (f"{score:.0f}/100", f"bold {style}"))
+    lost = [f"{k} -{v:g}" for k, v in (h.get("parts") or {}).items() if v]
+    if lost:
+        out.append(f"  ({', '.join(lost)})", style="dim")
+    ck = s.get("last_checkpoint")
+    if isinstance(ck, dict):
+        ago = ""
+        if ck.get("wall") and s.get("updated_wall"):
+            ago = f", {fmt_duration(float(s['updated_wall']) - float(ck['wall']))} ago"
+        out.append(f"    last checkpoint #{ck.get('number')} ({ck.get('trigger')}"
+                   f"{ago}, session {fmt_duration(ck.get('t') or 0)})")
+    else:
+        out.append("    no checkpoint yet", style="dim")
+    return out
+
+
+def _util_cell(util: float, width: int = 5) -> Text:
+    filled = round(width * max(0.0, min(1.0, util)))
+    return Text.assemble(f"{100 * util:3.0f}% ", ("━" * filled, "blue"),
+                         ("━" * (width - filled), "dim"))
+
+
+def _agents(s: dict[str, Any]) -> Table:
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold dim")
-    for col in ("agent", "state", "model", "tokens", "tools", "tasks", "err", "util", "cpu%", "rss"):
-        table.add_column(col, justify="right" if col not in ("agent", "state", "model") else "left")
+    for col in ("agent", "state", "model", "util", "tokens", "tools", "tasks", "err", "cpu%",
+                "rss"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis",
+                         justify="left" if col in ("agent", "state", "model", "util")
+                         else "right")
     for a in s.get("agents") or []:
         rss = a.get("rss_bytes")
+        util = float(a.get("utilization") or 0.0)
+        state = str(a.get("state"))
+        state_style = {"running": "green", "paused": "yellow", "frozen": "yellow",
+                       "crashed": "red", "hung": "red"}.get(state, "dim")
         table.add_row(
-            str(a.get("id")), str(a.get("state")), str(a.get("model") or "-"),
+            str(a.get("id")), Text(state, style=state_style), str(a.get("model") or "-"),
+            _util_cell(util),
             f"{a.get('tokens', 0):,}", f"{a.get('tool_calls', 0):,}",
             str(a.get("tasks_completed", 0)), str(a.get("errors", 0)),
-            f"{100 * float(a.get('utilization') or 0):.0f}%",
             f"{a.get('cpu_percent', 0) or 0:.0f}", f"{rss / 2**20:.0f}M" if rss else "-",
         )
-    parts: list[Any] = [head, bar, line2, table]
-    errs = s.get("recent_errors") or []
-    if errs:
-        e = errs[-1]
-        parts.append(Text(f"last error: {e.get('agent')} {e.get('kind')}: {e.get('message')}",
-                          style="red"))
+    return table
+
+
+def status_renderable(s: dict[str, Any], errors: int = 3) -> Any:
+    """A rich renderable of a status snapshot (``supervisor status``, the live view):
+    phase and progress per phase and overall, ETA, rates, health, last checkpoint, each
+    agent with state and utilization, the most recent errors."""
+    parts: list[Any] = [_head(s), _progress(s), _numbers(s), _health(s)]
+    if s.get("agents"):
+        parts.append(_agents(s))
+    recent = (s.get("recent_errors") or [])[-errors:]
+    for e in recent:
+        parts.append(Text(f"error {fmt_duration(e.get('t') or 0)}: {e.get('agent')} "
+                          f"{e.get('kind')}: {e.get('message')}", style="red"))
     return Group(*parts)
 
 

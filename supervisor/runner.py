@@ -26,12 +26,14 @@ from supervisor.checkpoint.session import SessionCheckpoints
 from supervisor.clock import Clock
 from supervisor.config import config_hash
 from supervisor.config.schema import Config
-from supervisor.control.commands import Command, CommandKind, CommandSource
+from supervisor.control import pausing, signals
+from supervisor.control.commands import Command, CommandKind
 from supervisor.counters import Counters
 from supervisor.ledger import Ledger
 from supervisor.measure import count_loc
 from supervisor.metrics import MetricsRecorder
 from supervisor.plan import AgentSlot, PlannedPhase, assign_agents, plan_phases, total_seconds
+from supervisor.recovery.actions import RecoveryManager
 from supervisor.session import live
 from supervisor.session.files import write_json_atomic
 from supervisor.session.layout import SessionLayout
@@ -43,6 +45,7 @@ from supervisor.session.timer import SessionTimer
 log = logs.get("session")
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+MAX_PENDING_COMMANDS = 1000  # commands from HTTP waiting on the queue before 503
 
 
 @dataclass
@@ -106,6 +109,7 @@ class SessionRunner:
         self.measurer = ProjectMeasurer(self)
         self._tick_pending = False
         self.http: Any = None
+        self.recovery = RecoveryManager(self, resume.extra.get("recovery") if resume else None)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
@@ -185,6 +189,10 @@ class SessionRunner:
             with contextlib.suppress(Exception):
                 await self.http.close()
         self._remove_signals()
+        from supervisor.report.criteria import session_exit_code
+
+        self.exit_code = session_exit_code(str(status), getattr(self, "_report_verdict", None),
+                                           self.exit_code)
         log.info("session_finished", status=str(status), exit_code=self.exit_code,
                  session_seconds=round(t, 1))
         if self.view is not None:
@@ -306,6 +314,9 @@ class SessionRunner:
             "MEGATEST_AGENT_COUNT": str(len(self.slots)),
             "MEGATEST_AGENT_CONFIG": str(layout.agent_toml),
         }
+        if restart or self.resume is not None:  # relaunched, or resumed/restored mid-phase:
+            # the agent goes on where the phase is, not at its start
+            extra["MEGATEST_PHASE_ELAPSED"] = f"{max(0.0, self.timer.elapsed() - phase.start_s):.3f}"
         extra.update(dict(self.cfg.agent.env))
         argv = render_command(self.cfg.agent.command, values)
         env = agent_env(values, extra, os.environ)
@@ -351,7 +362,8 @@ class SessionRunner:
             self.on_stderr(host, line)
 
     def on_stderr(self, host: AgentHost, line: bytes) -> None:
-        """Seam for stderr classification (recovery issue)."""
+        """Stderr lines matching a rule or a strong signature are failures."""
+        self.recovery.on_stderr(host, line)
 
     async def _stop_agents(self, why: str) -> None:
         hosts = [h for h in self.hosts.values() if h.proc is not None]
@@ -389,30 +401,29 @@ class SessionRunner:
                                        "kind": f.get("kind"), "message": str(f.get("message"))[:200]})
             del self.recent_errors[:-20]
             await self.on_agent_error(host, ev, t)
+        elif ev.type in ("vote", "test_result"):
+            self.recovery.on_event(host, ev, t)
 
     async def on_agent_error(self, host: AgentHost, ev: Event, t: float) -> None:
-        """Seam for classification and recovery (recovery issue)."""
-        self.ledger.record("failure", t, agent=host.agent_id, type=str(ev.fields.get("kind")),
-                           source="event", message=str(ev.fields.get("message"))[:500])
-        log.warning("agent_error", agent=host.agent_id, kind=ev.fields.get("kind"),
-                    message=ev.fields.get("message"))
+        """Classified, decided and acted on by the recovery manager (recovery/actions.py)."""
+        self.recovery.on_error_event(host, ev, t)
 
     async def on_agent_exit(self, host: AgentHost, returncode: int) -> None:
         """An agent ended without being asked to. Seam for recovery (recovery issue)."""
         how = host.proc.exit_description() if host.proc else f"exit {returncode}"
         t = self.timer.elapsed()
         host.state = AgentState.CRASHED if returncode != 0 else AgentState.EXITED
-        self.monitor.untrack(host.agent_id)
-        self.hosts.pop(host.agent_id, None)
+        if self.hosts.get(host.agent_id) is host:  # not a newer launch of the same agent
+            self.monitor.untrack(host.agent_id)
+            del self.hosts[host.agent_id]
         with contextlib.suppress(Exception):
             await host.stop(self.cfg.agent.stop_grace_secs)  # sweep what it left behind
         self.ledger.record("agent_exit", t, agent=host.agent_id, how=how, why="on its own")
         if returncode != 0:
-            self.ledger.record("failure", t, agent=host.agent_id, type="agent_crash",
-                               source="exit", message=how)
             log.warning("agent_crashed", agent=host.agent_id, how=how)
         else:
             log.info("agent_exited", agent=host.agent_id)
+        await self.recovery.on_exit(host, returncode)
 
     # ------------------------------------------------------------------ commands
     async def _handle(self, item: Command | Internal) -> None:
@@ -433,23 +444,31 @@ class SessionRunner:
         item.answer(result)
 
     async def handle_command(self, cmd: Command) -> dict[str, Any]:
+        """Carry out one command (from a signal, the CLI or HTTP); the answer is JSON-able."""
+        inbox = getattr(self, "signal_inbox", None)
+        if inbox is not None:
+            inbox.taken(cmd)  # a signal from now on asks for a new command
         kind = cmd.kind
         if kind == CommandKind.STATUS:
             snap = self.write_status()
-            log.info("status", phase=snap.get("phase", {}).get("name"),
-                     progress=snap.get("progress_percent"), tokens=self.counters.tokens,
-                     tool_calls=self.counters.tool_calls, status=str(self.status))
+            log.info("status", **live.status_line(snap))
             return {"ok": True, "status": snap}
         if kind == CommandKind.STOP:
+            code = cmd.args.get("exit_code")
             self.request_stop(str(cmd.args.get("reason") or cmd.source),
-                              interrupted=True, signal_name=cmd.args.get("signal"))
+                              interrupted=True, signal_name=cmd.args.get("signal"),
+                              exit_code=code if isinstance(code, int) else None)
             return {"ok": True, "stopping": True}
         if kind == CommandKind.PAUSE:
             return await self.pause(str(cmd.source))
         if kind == CommandKind.RESUME:
             return await self.unpause(str(cmd.source))
         if kind == CommandKind.CHECKPOINT:
-            return await self.forced_checkpoint(cmd)
+            result = await self.forced_checkpoint(cmd)
+            if self.paused:  # agents must still be held after it (a no-op when they are)
+                await pausing.hold_agents(self.hosts.values(),
+                                          self.cfg.checkpoint.quiesce_timeout_secs)
+            return result
         if kind == CommandKind.RELOAD:
             return await self.reload_config()
         return {"ok": False, "error": f"unknown command {kind}"}
@@ -469,35 +488,43 @@ class SessionRunner:
             self.view.event(f"stopping: {reason}")
 
     async def pause(self, source: str) -> dict[str, Any]:
+        """Hold every agent (quiesced, or frozen) and stop session time until ``unpause``."""
         if self.paused:
             return {"ok": False, "error": "session is already paused"}
+        if self.stopping:
+            return {"ok": False, "error": "session is stopping"}
         self.paused = True
+        self.paused_since_wall: float | None = self.clock.wall()
         self.timer.hold()
-        for h in list(self.hosts.values()):
-            if "quiesce" in h.capabilities and await h.quiesce(self.cfg.checkpoint.quiesce_timeout_secs):
-                h.state = AgentState.PAUSED
-            else:
-                h.freeze()
-        self.ledger.record("pause", self.timer.elapsed(), source=source)
+        agents = await pausing.hold_agents(self.hosts.values(),
+                                           self.cfg.checkpoint.quiesce_timeout_secs)
+        t = self.timer.elapsed()
+        self.ledger.record("pause", t, source=source, agents=agents)
         self._set_status(SessionStatus.PAUSED)
-        log.info("paused", source=source)
-        return {"ok": True, "paused": True}
+        log.info("paused", source=source, agents=agents, session_seconds=round(t, 1))
+        if self.view is not None:
+            self.view.event(f"paused by {source}: {len(agents)} agents held")
+        return {"ok": True, "paused": True, "agents": agents, "elapsed_seconds": round(t, 3)}
 
     async def unpause(self, source: str) -> dict[str, Any]:
+        """Let the agents go again and restart session time."""
         if not self.paused:
             return {"ok": False, "error": "session is not paused"}
-        for h in list(self.hosts.values()):
-            if h.state == AgentState.FROZEN:
-                h.thaw()
-            elif h.state in (AgentState.PAUSED, AgentState.QUIESCED):
-                h.state = AgentState.QUIESCED
-                await h.unquiesce()
+        agents = await pausing.release_agents(self.hosts.values())
         held = self.timer.release()
+        since = getattr(self, "paused_since_wall", None)
+        wall = round(self.clock.wall() - since, 3) if since is not None else None
         self.paused = False
-        self.ledger.record("resume", self.timer.elapsed(), source=source, held_seconds=held)
+        self.paused_since_wall = None
+        self.paused_wall_total: float = getattr(self, "paused_wall_total", 0.0) + (wall or 0.0)
+        t = self.timer.elapsed()
+        self.ledger.record("resume", t, source=source, held_seconds=held, paused_wall_seconds=wall)
         self._set_status(SessionStatus.RUNNING)
-        log.info("resumed", source=source, paused_session_seconds=round(held, 1))
-        return {"ok": True, "paused": False}
+        log.info("resumed", source=source, paused_wall_seconds=wall,
+                 session_seconds=round(t, 1))
+        if self.view is not None:
+            self.view.event(f"resumed by {source} after {wall or 0:.1f} s")
+        return {"ok": True, "paused": False, "agents": agents, "elapsed_seconds": round(t, 3)}
 
     async def forced_checkpoint(self, cmd: Command) -> dict[str, Any]:
         result = await self.checkpoints.take("forced",
@@ -507,16 +534,25 @@ class SessionRunner:
         return {"ok": True, "checkpoint": result}
 
     def recovery_state(self) -> dict[str, Any]:
-        """Recovery counters for checkpoints (the recovery issue fills this in)."""
-        return {"failures": self.counters.failures, "recoveries": self.counters.recoveries}
+        """Recovery history, limits, votes and flags, for checkpoints."""
+        return self.recovery.state()
 
     async def reload_config(self) -> dict[str, Any]:
-        """Seam: SIGHUP reload (control issue)."""
-        return {"ok": False, "error": "reload is not available in this build"}
+        """SIGHUP: re-read config.toml; apply limits, recovery, error handling and
+        notifications in flight; log what changed (and what would need a restart)."""
+        from supervisor.control.reload import apply_reload
+
+        return await apply_reload(self)
+
+    def on_config_reloaded(self, old: Config, new: Config) -> None:
+        """Seam: called after a reload replaced ``self.cfg`` (``old`` -> ``new``; only the
+        reloadable sections differ). Parts that keep their own copy of a spec (recovery
+        policy, limits, notifications) take the new one here."""
 
     async def on_tick(self) -> None:
-        """Periodic: checkpoint triggers (limits and health checks join here)."""
+        """Periodic: checkpoint triggers, then recovery (monitors, limits, actions)."""
         await self.checkpoints.check_triggers()
+        await self.recovery.on_tick()
 
     # ------------------------------------------------------------------ control plane
     async def _start_http(self) -> None:
@@ -524,15 +560,25 @@ class SessionRunner:
         if not ctl.http_enabled:
             return
         from supervisor.control.http import start_http_server
+        from supervisor.errors import ControlError
 
-        self.http = await start_http_server(self, self.layout.root, ctl.http_port, ctl.port_fallback)
+        try:
+            self.http = await start_http_server(self, self.layout.root, ctl.http_port,
+                                                ctl.port_fallback)
+        except ControlError as e:
+            log.error("http_unavailable", port=ctl.http_port, fallback=ctl.port_fallback,
+                      error=str(e))
+            raise
         log.info("http_api", url=f"http://127.0.0.1:{self.http.port}")
         if self.view is not None:
             self.view.event(f"control API on http://127.0.0.1:{self.http.port} "
                             f"(token in {self.layout.control_json})")
 
     def submit(self, command: Command) -> None:
-        """Queue a command from the HTTP API (the loop answers it)."""
+        """Queue a command from the HTTP API (the loop answers it). A flood beyond
+        ``MAX_PENDING_COMMANDS`` waiting is refused (the API answers 503)."""
+        if self.queue.qsize() >= MAX_PENDING_COMMANDS:
+            raise asyncio.QueueFull
         self.queue.put_nowait(command)
 
     def metrics_snapshot(self) -> dict[str, Any]:
@@ -548,28 +594,31 @@ class SessionRunner:
 
     # ------------------------------------------------------------------ signals & jobs
     def _install_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        table = {
-            signal.SIGUSR1: (CommandKind.STATUS, {}),
-            signal.SIGUSR2: (CommandKind.CHECKPOINT, {"reason": "SIGUSR2"}),
-            signal.SIGTERM: (CommandKind.STOP, {"signal": "SIGTERM", "reason": "SIGTERM"}),
-            signal.SIGINT: (CommandKind.STOP, {"signal": "SIGINT", "reason": "SIGINT"}),
-            signal.SIGHUP: (CommandKind.RELOAD, {}),
-        }
-        for sig, (kind, args) in table.items():
-            loop.add_signal_handler(sig, self._enqueue_signal, kind, args)
+        """USR1 status, USR2 checkpoint, HUP reload, TERM/INT stop (control/signals.py)."""
+        self.signal_inbox = signals.SignalInbox()
+        signals.install(asyncio.get_running_loop(), self._enqueue_signal)
 
-    def _enqueue_signal(self, kind: CommandKind, args: dict[str, Any]) -> None:
-        if kind == CommandKind.STOP:
-            # act at once on the flag so a stuck phase wait still ends; the queue item logs it
-            self.request_stop(str(args.get("reason")), signal_name=args.get("signal"))
-        self.queue.put_nowait(Command(kind, CommandSource.SIGNAL, dict(args)))
+    def _enqueue_signal(self, sig: signal.Signals) -> None:
+        """A signal arrived (on the loop, not in the interrupted code): only enqueue. A
+        signal whose command is still waiting is folded into it, so a storm stays small."""
+        cmd = self.signal_inbox.command_for(sig)
+        if signals.SIGNALS[sig] == CommandKind.STOP:
+            # the flag at once, so a phase wait or launch in progress ends at its next check
+            self.request_stop(sig.name, signal_name=sig.name,
+                              exit_code=signals.exit_code_for(sig))
+        if cmd is None:
+            return
+        if cmd.kind == CommandKind.STATUS:
+            # fast lane: a status line must not wait behind a checkpoint in progress
+            self._spawn_task(self._handle(cmd), "status-signal")
+            return
+        self.queue.put_nowait(cmd)
 
     def _remove_signals(self) -> None:
         with contextlib.suppress(Exception):
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
+            signals.uninstall(asyncio.get_running_loop())
+        with contextlib.suppress(Exception):
+            signals.ignore_quiet_signals()  # a late `supervisor status` must not kill us
 
     def _start_scheduler(self) -> None:
         scale = self.cfg.session.time_scale
@@ -643,9 +692,17 @@ class SessionRunner:
         return snap
 
     # ------------------------------------------------------------------ measuring & report
-    def _write_report(self, status: SessionStatus) -> None:
-        from supervisor.report.record import load_record
-        from supervisor.report.summary import build_report, write_report
+    async def _write_report(self, status: SessionStatus) -> None:
+        """Build and security checks of project/ (journaled as ``quality`` records, so
+        ``supervisor report`` reuses them), then final_report.json and .html from the
+        journal; the critical verdict decides the exit code (report/criteria.py)."""
+        from supervisor.report import checks, summary
 
-        rec = load_record(self.layout.root)
-        write_report(self.layout, build_report(rec, str(status)))
+        timeout = min(checks.CHECK_TIMEOUT_S, self.cfg.limits.max_test_runtime_min * 60)
+        results = await asyncio.to_thread(checks.quality_checks, self.layout.project_dir, timeout)
+        for result in results:
+            self.ledger.record("quality", self.timer.elapsed(), **result)
+        self.ledger.sync()
+        report = await asyncio.to_thread(summary.report_for, self.layout.root, str(status), False)
+        self._report_verdict = report["verdict"]["critical"]
+        await asyncio.to_thread(summary.write_report, self.layout, report)

@@ -4,12 +4,19 @@ The safe point: agents that announced ``quiesce`` are asked to stop at one (boun
 ``quiesce_timeout_secs``); the others, and those that did not answer in time, are frozen
 (SIGSTOP of their process group). Agents are released as soon as the project snapshot is
 taken; writing the checkpoint file and retention happen with the agents running again.
+
+Test hook (for the crash tests in ``tests/e2e``; never set in production):
+``MEGATEST_TEST_CHECKPOINT_PAUSE="N:SECONDS"`` makes checkpoint number N and later ones
+wait SECONDS (wall) after their snapshot objects are stored and before the checkpoint file
+is written, logging ``checkpoint_test_pause`` first, so a test can SIGKILL the supervisor
+in the middle of taking a checkpoint deterministically.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import platform
 import subprocess
 import time
@@ -31,8 +38,20 @@ from supervisor.checkpoint.store import (
     write_checkpoint,
 )
 from supervisor.session.layout import SessionLayout
+from supervisor.session.state import AgentState
 
 log = logs.get("checkpoint")
+PAUSE_ENV = "MEGATEST_TEST_CHECKPOINT_PAUSE"
+
+
+def hook_pause_seconds(number: int, env: dict[str, str] | None = None) -> float:
+    """Seconds the test hook asks checkpoint ``number`` to wait before its file is written."""
+    raw = (os.environ if env is None else env).get(PAUSE_ENV, "")
+    first, _, seconds = raw.partition(":")
+    try:
+        return float(seconds) if raw and number >= int(first) else 0.0
+    except ValueError:
+        return 0.0
 
 
 @dataclass
@@ -54,8 +73,9 @@ class CheckpointResult:
 
 
 async def hold_agents(hosts: Iterable[AgentHost], timeout: float) -> list[AgentHost]:
-    """Bring every agent to a safe point; returns those that must be released."""
-    hosts = [h for h in hosts if h.alive]
+    """Bring every agent to a safe point; returns those that must be released. Agents
+    already held (a paused session: quiesced or frozen) are at rest and stay held."""
+    hosts = [h for h in hosts if h.alive and h.state not in (AgentState.PAUSED, AgentState.FROZEN)]
     capable = [h for h in hosts if "quiesce" in h.capabilities]
     others = [h for h in hosts if "quiesce" not in h.capabilities]
     answers = await asyncio.gather(*(h.quiesce(timeout) for h in capable),
@@ -113,6 +133,10 @@ class Checkpointer:
             held_ms = (time.monotonic() - h0) * 1000 if held else 0.0
             commit = await asyncio.to_thread(git_commit, self.layout.project_dir)
             number, path = self.store.next_path()
+            pause = hook_pause_seconds(number)
+            if pause > 0:
+                log.warning("checkpoint_test_pause", number=number, seconds=pause)
+                await asyncio.sleep(pause)
             body.update({
                 "number": number,
                 "trigger": trigger,

@@ -22,6 +22,7 @@ a non-directory).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import operator
 import os
 import re
@@ -187,16 +188,22 @@ def _enc_name(s: str) -> str | bytes:
         return os.fsencode(s)
 
 
-class _Memo:
-    """The last manifest encoded and packed: a checkpoint of an unchanged tree reuses both.
+class EncodedManifest(list[list[Any]]):
+    """Manifest rows (a plain list to msgpack) that also carry their packed bytes, so
+    writing a checkpoint does not pack 10,000 unchanged rows again. Read-only."""
 
-    Entries are immutable, so an entry object seen before encodes to the same row; a
-    rows list handed out before (and not modified, as documented) packs the same bytes.
-    """
+    __slots__ = ("packed",)
 
-    rows: dict[int, tuple[Entry, list[Any]]] = {}
-    last: tuple[list[Entry], list[list[Any]]] = ([], [])
-    packed: tuple[list[list[Any]] | None, bytes] = (None, b"")
+    def __init__(self, rows: list[list[Any]], packed: bytes):
+        super().__init__(rows)
+        self.packed = packed
+
+
+# The entries encoded last time, their rows, packed rows and positions by id: an entry
+# object seen before (entries are immutable) reuses its row and packed bytes. One tuple,
+# swapped whole, so concurrent callers never see half of an update.
+_MemoState = tuple[list[Entry], list[list[Any]], list[bytes], dict[int, int], "EncodedManifest"]
+_memo: _MemoState | None = None
 
 
 def _encode_one(e: Entry) -> list[Any]:
@@ -211,32 +218,36 @@ def encode_manifest(entries: Sequence[Entry]) -> list[list[Any]]:
     """Compact msgpack form: [path, 0, mode, size, sha256 bytes] | [path, 1, mode] |
     [path, 2, target]. Treat the result as read-only: it may be shared with a previous
     call for the same entries."""
-    last_entries, last_rows = _Memo.last
-    if len(entries) == len(last_entries) and all(map(operator.is_, entries, last_entries)):
-        return last_rows
-    old, memo = _Memo.rows, {}
-    rows: list[list[Any]] = []
-    for e in entries:
-        hit = old.get(id(e))
-        row = hit[1] if hit is not None and hit[0] is e else _encode_one(e)
-        memo[id(e)] = (e, row)
-        rows.append(row)
-    _Memo.rows, _Memo.last = memo, (list(entries), rows)
-    return rows
+    global _memo
+    entries = list(entries)
+    n = len(entries)
+    memo = _memo
+    if memo is not None and len(memo[0]) == n and all(map(operator.is_, entries, memo[0])):
+        return memo[4]
+    # positions of the same objects last time (-1: new); all C-level passes
+    at = list(map(memo[3].get, map(id, entries), itertools.repeat(-1))) if memo else [-1] * n
+    if memo is not None and memo[1]:
+        rows = list(map(memo[1].__getitem__, at))
+        parts = list(map(memo[2].__getitem__, at))
+    else:
+        rows, parts = [[]] * n, [b""] * n
+    packer = msgpack.Packer(use_bin_type=True)
+    for i in itertools.compress(range(n), map((-1).__eq__, at)):
+        rows[i] = _encode_one(entries[i])
+        parts[i] = packer.pack(rows[i])
+    encoded = EncodedManifest(rows, packer.pack_array_header(n) + b"".join(parts))
+    _memo = (entries, rows, parts, dict(zip(map(id, entries), range(n), strict=True)), encoded)
+    return encoded
 
 
 def _pack_body(body: Mapping[str, Any]) -> bytes:
-    """msgpack of ``body``, reusing the packed manifest when it is the one packed last."""
+    """msgpack of ``body``; an EncodedManifest brings its rows already packed."""
     packer = msgpack.Packer(use_bin_type=True)
     parts = [packer.pack_map_header(len(body))]
     for key, value in body.items():
         parts.append(packer.pack(key))
-        if key == "manifest" and isinstance(value, list):
-            rows, packed = _Memo.packed
-            if value is not rows:
-                packed = packer.pack(value)
-                _Memo.packed = (value, packed)
-            parts.append(packed)
+        if isinstance(value, EncodedManifest):
+            parts.append(value.packed)
         else:
             parts.append(packer.pack(value))
     return b"".join(parts)

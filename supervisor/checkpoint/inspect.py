@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.checkpoint.snapshot import SnapshotStore
-from supervisor.checkpoint.store import CheckpointStore, decode_manifest, read_checkpoint
-from supervisor.errors import CheckpointCorrupt
+from supervisor.checkpoint.store import CheckpointStore, decode_manifest, read_checkpoint, to_json
+from supervisor.errors import CheckpointCorrupt, UsageError
 from supervisor.session.layout import SessionLayout
 
 
@@ -32,18 +32,34 @@ def list_checkpoints(layout: SessionLayout, verify_objects: bool = False) -> lis
     return rows
 
 
+def existing_file(path: Path) -> Path:
+    """``path`` if it is an existing regular file; UsageError (exit 2) otherwise."""
+    if not path.exists():
+        raise UsageError(f"no checkpoint file at {path}")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file (give checkpoints/checkpoint_NNN.msgpack)")
+    return path
+
+
 def session_of(path: Path) -> SessionLayout:
     """A checkpoint lives in <session>/checkpoints/; its objects in <session>/snapshots/."""
-    return SessionLayout(path.resolve().parent.parent)
+    where = path.resolve().parent
+    if where.name != "checkpoints" or not (where.parent / "snapshots").is_dir():
+        raise UsageError(f"{path} is not in the checkpoints/ directory of a session, so its "
+                         "objects cannot be checked")
+    return SessionLayout(where.parent)
 
 
 def verify_checkpoint(path: Path) -> list[str]:
     """Check the file's checksum and schema, the manifest, and every object it references.
 
-    Returns lines describing what was checked; raises CheckpointCorrupt on any problem.
+    Returns lines describing what was checked; raises CheckpointCorrupt on any problem
+    (CheckpointVersionError for an unknown schema), UsageError for a bad path.
     """
-    body = read_checkpoint(path)
-    manifest = decode_manifest(body.get("manifest"), str(path))
+    body = read_checkpoint(existing_file(path))
+    if "manifest" not in body:
+        raise CheckpointCorrupt(str(path), "the body has no manifest")
+    manifest = decode_manifest(body["manifest"], str(path))
     snaps = SnapshotStore(session_of(path).snapshots_dir)
     problems = snaps.verify_objects(manifest)
     if problems:
@@ -58,20 +74,5 @@ def verify_checkpoint(path: Path) -> list[str]:
 
 
 def show_checkpoint(path: Path) -> dict[str, Any]:
-    body = read_checkpoint(path)
-    manifest = decode_manifest(body.get("manifest"), str(path))
-    out = {k: v for k, v in body.items() if k != "manifest"}
-    out["manifest"] = [
-        {"path": e.path, "kind": e.kind, "mode": oct(e.mode), "size": e.size,
-         "digest": e.digest, "target": e.target} for e in manifest]
-    return _jsonable(out)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bytes):
-        return obj.hex()
-    return obj
+    """The whole checkpoint as JSON-able data (manifest spelled out, bytes as hex)."""
+    return to_json(read_checkpoint(existing_file(path)), str(path))

@@ -196,6 +196,9 @@ def materialize(
     """Make ``project`` hold exactly ``manifest`` (excluded names aside)."""
     started = store.clock.monotonic()
     validate_manifest(manifest, f"manifest for {project}")
+    manifest = sorted(manifest, key=lambda e: e.path)  # parents before children
+    if os.path.islink(project):
+        raise CheckpointError(str(project), "the project path is a symbolic link; refusing")
     excl = Excludes(excludes)
     files = [e for e in manifest if e.kind == "file"]
     _check_objects(store, files)

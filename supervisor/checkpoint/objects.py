@@ -211,22 +211,53 @@ class ObjectStore:
 
 
 class StatCache:
-    """path -> CacheValue for one project root, persisted at ``path``."""
+    """path -> CacheValue for one project root.
+
+    Persisted as a base file (rewritten atomically) plus an append-only log of changes
+    since, so a snapshot that changed a few files writes a few records, not the whole
+    cache. Log records carry the base's generation; records of another generation (a
+    crash between a compaction and the log reset) and a torn last record are ignored.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.log_path = self.path.with_suffix(".log")
         self.root: str | None = None
         self.entries: dict[str, CacheValue] = {}
+        self._generation = 0
+        self._logged = 0  # records in the log
+        self._pending: list[list[Any]] = []
+
+    # -------------------------------------------------------------- changes
+
+    def put(self, path: str, value: CacheValue) -> None:
+        self.entries[path] = value
+        self._pending.append(["set", value[5]])
+
+    def drop(self, path: str) -> None:
+        if self.entries.pop(path, None) is not None:
+            self._pending.append(["del", path])
+
+    def replace(self, root: str, entries: dict[str, CacheValue]) -> None:
+        """Everything at once (a full walk, a restore): the next save rewrites the base."""
+        self.root, self.entries = root, entries
+        self._pending = []
+        self._logged = -1  # forces a compaction
+
+    # -------------------------------------------------------------- persistence
 
     def load(self, objects: ObjectStore) -> None:
         """Read the persisted cache, keeping only entries whose object is present."""
-        self.root, self.entries = None, {}
+        self.root, self.entries, self._pending, self._logged = None, {}, [], -1
         try:
             raw = msgpack.unpackb(self.path.read_bytes(), raw=False, use_list=True)
             if raw.get("format") != STATCACHE_FORMAT or raw.get("schema") != STATCACHE_SCHEMA:
                 return
+            rows = {row[0]: row for row in raw["entries"]}
+            self._generation = int(raw.get("generation", 0))
+            self._logged = self._replay(rows)
             entries: dict[str, CacheValue] = {}
-            for row in raw["entries"]:
+            for row in rows.values():
                 path, size, mtime, ino, ctime, mode, digest = row
                 entry = Entry(path, "file", mode, size, digest.hex())
                 try:  # an object lost to a crash must not be trusted
@@ -237,16 +268,60 @@ class StatCache:
                 entries[path] = (size, mtime, ino, ctime, entry, row)
             self.root, self.entries = str(raw["root"]), entries
         except Exception:  # missing or damaged: start empty
-            return
+            self.root, self.entries, self._logged = None, {}, -1
 
-    def save(self, durable: bool) -> None:
+    def _replay(self, rows: dict[str, list[Any]]) -> int:
+        count = 0
+        try:
+            data = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        unpacker = msgpack.Unpacker(raw=False, use_list=True, max_buffer_size=len(data) + 1)
+        unpacker.feed(data)
+        try:
+            for generation, op, arg in unpacker:
+                if generation != self._generation:
+                    continue
+                count += 1
+                if op == "set":
+                    rows[arg[0]] = arg
+                elif op == "del":
+                    rows.pop(arg, None)
+        except Exception:  # a torn or damaged tail: what came before stands
+            pass
+        return count
+
+    def save(self, durable: bool = False) -> None:
+        """Persist: append the pending changes, or rewrite the base when due."""
+        if self.root is None:
+            return
+        if self._logged < 0 or self._logged + len(self._pending) > max(64, len(self.entries) // 2):
+            self._compact(durable)
+        elif self._pending:
+            records = b"".join(
+                msgpack.packb([self._generation, op, arg], use_bin_type=True)
+                for op, arg in self._pending
+            )
+            with open(self.log_path, "ab") as fh:
+                fh.write(records)
+                if durable:
+                    os.fsync(fh.fileno())
+            self._logged += len(self._pending)
+        self._pending = []
+
+    def _compact(self, durable: bool) -> None:
+        self._generation += 1
         blob = msgpack.packb(
             {
                 "format": STATCACHE_FORMAT,
                 "schema": STATCACHE_SCHEMA,
                 "root": self.root,
+                "generation": self._generation,
                 "entries": [v[5] for v in self.entries.values()],
             },
             use_bin_type=True,
         )
         write_bytes_atomic(self.path, blob, durable=durable)
+        with open(self.log_path, "wb"):
+            pass
+        self._logged = 0

@@ -2,9 +2,12 @@
 
 ``SnapshotStore(root)`` (``root`` = ``<session>/snapshots``) keeps file contents in an
 object store (``objects.py``: named by sha256, stored once however many files and
-checkpoints share them) and a stat cache, so a snapshot walks the tree once with
-``os.scandir`` (names resolved against an open directory fd), does one dict lookup per
-file, and reads only new or changed files, hashing and storing them in a thread pool.
+checkpoints share them) and a stat cache. The first snapshot walks the tree once with
+``os.scandir``; a file whose (size, mtime_ns, inode, ctime_ns) matches the stat cache is
+not read again; new or changed files are hashed and stored in a thread pool. Later
+snapshots in the same process list again only the directories that inotify saw change
+(``watch.py``), and walk everything whenever it cannot vouch for the tree (and every
+``full_walk_every`` snapshots, for writes through mmap that inotify does not see).
 
 Symbolic links are recorded as their target text and never followed; empty dirs and
 permission bits are kept. A link that points outside the project cannot be restored
@@ -16,25 +19,18 @@ One call at a time per store: the caller serializes snapshot, materialize and GC
 
 from __future__ import annotations
 
-import errno
-import fnmatch
+import operator
 import os
-import re
-import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from supervisor.checkpoint.format import Entry, link_escapes, validate_manifest
-from supervisor.checkpoint.objects import (
-    CacheValue,
-    Ingested,
-    ObjectStore,
-    StatCache,
-    cache_value,
-)
+from supervisor.checkpoint.objects import CacheValue, Ingested, ObjectStore, StatCache, cache_value
+from supervisor.checkpoint.tree import DirNode, Excludes, TreeScan
+from supervisor.checkpoint.watch import DirWatcher
 from supervisor.clock import Clock
 from supervisor.errors import CheckpointError
 
@@ -47,44 +43,12 @@ __all__ = [
     "Excludes",
     "SnapshotStats",
     "SnapshotStore",
+    "scan_tree",
     "validate_manifest",
 ]
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (".git", ".venv", "node_modules", "__pycache__", ".cache")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
-
-
-class Excludes:
-    """Names a snapshot skips: plain names and globs match any path component; a
-    pattern with a ``/`` is a glob over the whole relative path."""
-
-    def __init__(self, patterns: Iterable[str]):
-        names: set[str] = set()
-        globs: list[str] = []
-        path_globs: list[str] = []
-        for p in patterns:
-            if not isinstance(p, str) or not p.strip("/") or "\x00" in p:
-                raise CheckpointError("<excludes>", f"invalid exclude pattern {p!r}")
-            p = p.strip("/")
-            if "/" in p:
-                path_globs.append(p)
-            elif any(c in p for c in "*?["):
-                globs.append(p)
-            else:
-                names.add(p)
-        self.names = frozenset(names)
-        self.name_re = re.compile("|".join(map(fnmatch.translate, globs))).match if globs else None
-        self.path_re = (
-            re.compile("|".join(map(fnmatch.translate, path_globs))).match if path_globs else None
-        )
-
-    def match(self, name: str, rel: str) -> bool:
-        return (
-            name in self.names
-            or (self.name_re is not None and self.name_re(name) is not None)
-            or (self.path_re is not None and self.path_re(rel) is not None)
-        )
+_PATH = operator.attrgetter("path")
 
 
 def scan_tree(
@@ -104,7 +68,7 @@ def scan_tree(
         except OSError as exc:
             if dir_st is None:
                 raise
-            if exc.errno not in _VANISHED:
+            if not isinstance(exc, FileNotFoundError | NotADirectoryError):
                 problems.append((rel_dir, f"directory not readable: {exc.strerror}"))
                 yield rel_dir, dir_st
             continue
@@ -119,7 +83,7 @@ def scan_tree(
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                if stat.S_ISDIR(st.st_mode):
+                if de.is_dir(follow_symlinks=False):
                     stack.append((rel, st))
                 else:
                     yield rel, st
@@ -139,41 +103,50 @@ class SnapshotStats:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
-@dataclass(slots=True)
-class _Walk:
-    entries: list[Entry] = field(default_factory=list)
-    cache: dict[str, CacheValue] = field(default_factory=dict)
-    todo: list[tuple[str, str, os.stat_result]] = field(default_factory=list)
-    links: dict[str, str] = field(default_factory=dict)
-    reused: int = 0  # entries identical (same object) to the previous snapshot's
-
-
 class SnapshotStore:
     """The object store and stat cache of one session (``<session>/snapshots``).
 
-    ``durable``: fsync the stat cache after GC and every object before it is linked in
-    (checkpoint files are always fsynced). Without it a power cut can lose the newest
-    objects, which verification then reports, so a resume falls back a checkpoint.
+    Checkpoint files are always fsynced; objects are not, by default (as git does not):
+    a power cut can lose the newest objects, verification then reports the checkpoint
+    that needs them, ``newest_valid`` falls back one, and a stat cache loaded after the
+    crash drops entries whose objects are gone. ``sync_objects=True`` fdatasyncs each new
+    object instead. ``durable`` governs the stat cache rewrite after GC.
     """
+
+    full_walk_every = 32  # snapshots between full walks, for changes inotify cannot see
 
     def __init__(
         self,
         root: Path,
         *,
         durable: bool = True,
+        sync_objects: bool = False,
         workers: int | None = None,
         clock: Clock | None = None,
     ):
         self.root = Path(root)
-        self.objects = ObjectStore(self.root, sync=durable)
+        self.objects = ObjectStore(self.root, sync=sync_objects)
         self.objects_dir = self.objects.dir
         self.durable = durable
         self.workers = workers or min(8, (os.cpu_count() or 2) * 2)
         self.clock = clock or Clock()
         self.statcache = StatCache(self.root / "statcache.msgpack")
+        self.watcher = DirWatcher()
         self._loaded = False
-        self._prev: dict[str, Entry] = {}  # the last snapshot of statcache.root, by path
-        self._prev_sorted: list[Entry] = []
+        self._tree: dict[str, DirNode] | None = None  # the last snapshot, per directory
+        self._tree_key: tuple[str, tuple[str, ...]] | None = None  # (root, excludes)
+        self._manifest: list[Entry] = []
+        self._last_stats = SnapshotStats()
+        self._since_full = 0
+
+    def forget_tree(self) -> None:
+        """Make the next snapshot walk everything (after changes made behind our back)."""
+        self._tree = None
+        self.watcher.close()
+
+    def close(self) -> None:
+        """Release the inotify watches (also done when the store is garbage collected)."""
+        self.forget_tree()
 
     def object_path(self, digest: str) -> str:
         return self.objects.path(digest)
@@ -191,7 +164,8 @@ class SnapshotStore:
         return self.statcache.root
 
     def set_cache(self, root: str, entries: dict[str, CacheValue], durable: bool) -> None:
-        self.statcache.root, self.statcache.entries = root, entries
+        """Replace the whole stat cache (after a full walk, a restore or GC) and save it."""
+        self.statcache.replace(root, entries)
         self.objects.prepare()
         self.statcache.save(durable)
 
@@ -213,160 +187,98 @@ class SnapshotStore:
         root = os.path.realpath(project)
         if not os.path.isdir(root):
             raise CheckpointError(str(project), "project is not a directory")
-        fs_start = self.fs_now_ns()
         old = self.cache_for(root)
-        if self.statcache.root != root:
-            self._prev, self._prev_sorted = {}, []
-        prev = self._prev
+        changes = None
+        key = (root, excl.key)
+        if self._tree is not None and self._tree_key == key and self.statcache.root == root:
+            if self._since_full < self.full_walk_every:
+                changes = self.watcher.drain()
+        if changes is not None and not changes:  # inotify vouches: nothing changed
+            self._since_full += 1
+            stats = self._last_stats
+            stats = SnapshotStats(
+                stats.files, stats.dirs, stats.links, stats.bytes_total, skipped=list(stats.skipped)
+            )
+            stats.seconds = self.clock.monotonic() - started
+            return list(self._manifest), stats
+        fs_start = self.fs_now_ns()
         stats = SnapshotStats()
+        scan = TreeScan(root, excl, old, self.watcher, stats.skipped)
         try:
-            walk = self._walk(root, excl, old, prev, stats)
+            if changes is None:
+                self.watcher.start()
+                self._since_full = 0
+                scan.walk()
+            else:
+                self._since_full += 1
+                scan.update(self._tree or {}, changes, self.statcache)
         except OSError as exc:
+            self.forget_tree()
             raise CheckpointError(str(project), f"cannot read the project: {exc}") from exc
-        self._ingest(walk, stats, fs_start)
-        for rel, target in walk.links.items():
-            why = link_escapes(rel, target, walk.links)
+        self._ingest(scan, stats, fs_start)
+        entries = scan.entries()
+        links = scan.links()
+        for rel, target in links.items():
+            why = link_escapes(rel, target, links)
             if why:
                 stats.skipped.append((rel, why + ": not recorded"))
-                continue
-            e = prev.get(rel)
-            if e is not None and e.kind == "symlink" and e.target == target:
-                walk.reused += 1
             else:
-                e = Entry(rel, "symlink", 0o777, target=target)
-            walk.entries.append(e)
-        if walk.reused == len(walk.entries) == len(prev):
-            entries = self._prev_sorted  # nothing changed: the same manifest
+                entries.append(Entry(rel, "symlink", 0o777, target=target))
+        entries.sort(key=_PATH)
+        if scan.cache is not None:  # a full walk: a new cache
+            self.set_cache(root, scan.cache, durable=False)  # a stale cache only costs hashing
         else:
-            entries = sorted(walk.entries, key=lambda e: e.path)
-            self._prev = {e.path: e for e in entries}
-            self._prev_sorted = entries
-        if walk.todo or len(walk.cache) != len(old) or self.statcache.root != root:
-            self.set_cache(root, walk.cache, durable=False)  # a stale cache only costs hashing
+            self.statcache.save()
+        self._tree, self._tree_key, self._manifest = scan.tree, key, entries
         for e in entries:
             if e.kind == "file":
                 stats.files += 1
                 stats.bytes_total += e.size
+            elif e.kind == "dir":
+                stats.dirs += 1
         stats.links = len(entries) - stats.files - stats.dirs
+        self._last_stats = stats
         stats.seconds = self.clock.monotonic() - started
         return list(entries), stats
 
-    def _walk(
-        self,
-        root: str,
-        excl: Excludes,
-        old: dict[str, CacheValue],
-        prev: dict[str, Entry],
-        stats: SnapshotStats,
-    ) -> _Walk:
-        """One scandir pass: cached files reused, the rest queued for hashing."""
-        w = _Walk()
-        entries, cache, todo, links = w.entries, w.cache, w.todo, w.links
-        names, name_re, path_re = excl.names, excl.name_re, excl.path_re
-        cget, pget = old.get, prev.get
-        reused = 0
-        stack: list[tuple[str, int]] = [("", -1)]
-        while stack:
-            rel_dir, mode = stack.pop()
-            abs_dir = f"{root}/{rel_dir}" if rel_dir else root
-            try:
-                fd = os.open(abs_dir, _DIR_FLAGS)
-            except OSError as exc:
-                if mode < 0:
-                    raise
-                if exc.errno in _VANISHED:
-                    stats.skipped.append((rel_dir, "vanished during the snapshot"))
-                    continue
-                stats.skipped.append((rel_dir, f"directory not readable: {exc.strerror}"))
-                fd = -1
-            if mode >= 0:
-                stats.dirs += 1
-                e = pget(rel_dir)
-                if e is not None and e.kind == "dir" and e.mode == mode:
-                    reused += 1
-                else:
-                    e = Entry(rel_dir, "dir", mode)
-                entries.append(e)
-            if fd < 0:
-                continue
-            prefix = rel_dir + "/" if rel_dir else ""
-            try:
-                with os.scandir(fd) as it:
-                    for de in it:
-                        name = de.name
-                        rel = prefix + name
-                        if name in names or (
-                            (name_re is not None and name_re(name))
-                            or (path_re is not None and path_re(rel))
-                        ):
-                            continue
-                        try:
-                            st = de.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        fmt = st.st_mode & 0o170000
-                        if fmt == 0o100000:
-                            h = cget(rel)
-                            if (
-                                h is not None
-                                and h[0] == st.st_size
-                                and h[1] == st.st_mtime_ns
-                                and h[2] == st.st_ino
-                                and h[3] == st.st_ctime_ns
-                                and h[4].mode == st.st_mode & 0o7777
-                            ):
-                                cache[rel] = h
-                                entries.append(h[4])
-                                if pget(rel) is h[4]:
-                                    reused += 1
-                            else:
-                                todo.append((rel, f"{abs_dir}/{name}", st))
-                        elif fmt == 0o040000:
-                            stack.append((rel, st.st_mode & 0o7777))
-                        elif fmt == 0o120000:
-                            try:
-                                links[rel] = os.readlink(name, dir_fd=fd)
-                            except FileNotFoundError:
-                                continue
-                        else:
-                            stats.skipped.append((rel, "not a file, directory or link"))
-            finally:
-                os.close(fd)
-        w.reused = reused
-        return w
-
-    def _ingest(self, walk: _Walk, stats: SnapshotStats, fs_start: int) -> None:
+    def _ingest(self, scan: TreeScan, stats: SnapshotStats, fs_start: int) -> None:
         """Hash and store the queued files, in parallel; record them and cache the stable."""
-        if not walk.todo:
+        if not scan.todo:
             return
         self.objects.prepare()
 
-        def one(job: tuple[str, str, os.stat_result]) -> Ingested | str:
+        def one(job: tuple[str, str, os.stat_result, DirNode]) -> Ingested | str:
             try:
-                got = self.objects.ingest(*job)
+                got = self.objects.ingest(job[0], job[1], job[2])
             except OSError as exc:
                 return f"cannot read: {exc.strerror or exc}"
             return got if got is not None else "vanished during the snapshot"
 
-        jobs = walk.todo
+        jobs = scan.todo
         if len(jobs) > 1 and self.workers > 1:
             with ThreadPoolExecutor(min(self.workers, len(jobs)), "snapshot") as pool:
-                results = list(pool.map(one, jobs, chunksize=1))
+                results = list(pool.map(one, jobs))
         else:
             results = [one(j) for j in jobs]
-        for (rel, _, _), got in zip(jobs, results, strict=True):
+        for (rel, _, _, node), got in zip(jobs, results, strict=True):
             if isinstance(got, str):
                 stats.skipped.append((rel, got))
                 continue
-            walk.entries.append(got.entry)
+            node.files.append(got.entry)
             stats.files_hashed += 1
             stats.bytes_hashed += got.entry.size
             if got.new_bytes >= 0:
                 stats.objects_new += 1
                 stats.bytes_new += got.new_bytes
             # racy: changed in the clock tick the snapshot started, so re-hash next time
-            if got.key is not None and max(got.key[1], got.key[3]) < fs_start:
-                walk.cache[rel] = cache_value(got.key, got.entry)
+            cacheable = got.key is not None and max(got.key[1], got.key[3]) < fs_start
+            if scan.cache is not None:
+                if cacheable:
+                    scan.cache[rel] = cache_value(got.key, got.entry)  # type: ignore[arg-type]
+            elif cacheable:
+                self.statcache.put(rel, cache_value(got.key, got.entry))  # type: ignore[arg-type]
+            else:
+                self.statcache.drop(rel)
 
     # ------------------------------------------------------------ other operations
 
@@ -379,6 +291,8 @@ class SnapshotStore:
         """Make ``project`` identical to ``manifest`` (see ``materialize.materialize``)."""
         from supervisor.checkpoint.materialize import materialize
 
+        if self._tree_key is not None and self._tree_key[0] == os.path.realpath(project):
+            self.forget_tree()
         return materialize(self, manifest, Path(project), excludes)
 
     def verify_objects(self, manifest: Sequence[Entry], check_hashes: bool = True) -> list[str]:
@@ -403,8 +317,8 @@ class SnapshotStore:
         cache = self.statcache
         kept = {p: v for p, v in cache.entries.items() if v[4].digest in keep_digests}
         if len(kept) != len(cache.entries) and cache.root is not None:
-            self.set_cache(cache.root, kept, durable=True)
-            self._prev, self._prev_sorted = {}, []
+            self.set_cache(cache.root, kept, durable=self.durable)
+            self.forget_tree()
         removed = freed = 0
         for path, size in doomed:
             try:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from supervisor.config.schema import (
+    ACTION_ALIASES,
     ACTIONS,
     BACKOFF_STRATEGIES,
     FAILURE_TYPES,
@@ -24,14 +25,6 @@ from supervisor.config.schema import (
 
 Check = Callable[[Any], str | None]
 
-# The seed config's rule actions, mapped onto schema ACTIONS (canonical names pass too).
-ACTION_ALIASES = {
-    "retry_immediate": "retry",
-    "retry_with_backoff": "throttle_retry",
-    "retry_with_modification": "modify_prompt",
-    "pause_and_alert": "pause_alert",
-    "compress_and_retry": "compress_context",
-}
 PLACEHOLDERS = (
     "session_id",
     "agent_id",

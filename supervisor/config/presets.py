@@ -14,6 +14,7 @@ from typing import Any
 from supervisor.config.checks import failure_type
 from supervisor.config.fields import INVALID, Decoder, describe
 from supervisor.config.schema import (
+    DEFAULT_RECOVERY,
     FAILURE_TYPES,
     BackoffSpec,
     CheckpointSpec,
@@ -65,22 +66,6 @@ def default_phases(declared_roles: tuple[str, ...]) -> tuple[PhaseSpec, ...]:
     return tuple(phases)
 
 
-# DESIGN.md section 7: failure -> (severity, action)
-DEFAULT_RECOVERY: dict[str, tuple[str, str]] = {
-    "network_timeout": ("transient", "retry"),
-    "rate_limit": ("recoverable", "throttle_retry"),
-    "llm_error": ("recoverable", "switch_model"),
-    "parse_failure": ("recoverable", "modify_prompt"),
-    "test_failure": ("degraded", "log_continue"),
-    "memory_pressure": ("recoverable", "compress_context"),
-    "disk_full": ("critical", "pause_alert"),
-    "consensus_deadlock": ("critical", "escalate"),
-    "agent_hang": ("recoverable", "restart_agent"),
-    "agent_crash": ("fatal", "restore_checkpoint"),
-    "data_corruption": ("fatal", "stop"),
-    "unknown": ("recoverable", "retry"),
-}
-assert tuple(DEFAULT_RECOVERY) == FAILURE_TYPES
 NETWORK_TIMEOUT_ATTEMPTS = 3
 
 # [recovery.<failure>] keys -> (type, attribute of RecoveryRuleSpec or of its BackoffSpec)

@@ -44,6 +44,42 @@ ACTIONS = (
     "stop",  # stop the session (final checkpoint and report)
 )
 
+# DESIGN.md section 7, the default recovery table: failure type -> (severity, action).
+# Every row can be overridden in [recovery.<failure>].
+DEFAULT_RECOVERY: dict[str, tuple[str, str]] = {
+    "network_timeout": ("transient", "retry"),
+    "rate_limit": ("recoverable", "throttle_retry"),
+    "llm_error": ("recoverable", "switch_model"),
+    "parse_failure": ("recoverable", "modify_prompt"),
+    "test_failure": ("degraded", "log_continue"),
+    "memory_pressure": ("recoverable", "compress_context"),
+    "disk_full": ("critical", "pause_alert"),
+    "consensus_deadlock": ("critical", "escalate"),
+    "agent_hang": ("recoverable", "restart_agent"),
+    "agent_crash": ("fatal", "restore_checkpoint"),
+    "data_corruption": ("fatal", "stop"),
+    "unknown": ("recoverable", "retry"),
+}
+assert tuple(DEFAULT_RECOVERY) == FAILURE_TYPES
+
+# Action names of the seed config (and a few obvious spellings) -> ACTIONS.
+ACTION_ALIASES: dict[str, str] = {
+    "retry_immediate": "retry",
+    "retry_with_backoff": "throttle_retry",
+    "retry_with_modification": "modify_prompt",
+    "pause_and_alert": "pause_alert",
+    "compress_and_retry": "compress_context",
+    "compress": "compress_context",
+    "throttle": "throttle_retry",
+    "throttle_and_retry": "throttle_retry",
+    "switch_model_retry": "switch_model",
+    "log_and_continue": "log_continue",
+    "continue": "log_continue",
+    "human_escalation": "escalate",
+    "restart": "restart_agent",
+    "restore": "restore_checkpoint",
+}
+
 
 @dataclass(frozen=True)
 class MetadataSpec:

@@ -166,7 +166,8 @@ def _find(ctx: click.Context, ref: str | None, want_running: bool = False) -> An
 
 
 def _send(info: Any, kind: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A mutating command to a live session: HTTP when it serves it, else a signal."""
+    """A command to a live session: over its HTTP API when it serves one (the answer is the
+    session's), else by signal (checkpoint: SIGUSR2, stop: SIGINT, reload: SIGHUP)."""
     import signal as _signal
 
     from supervisor.control.http_client import call_sync, read_control
@@ -187,11 +188,17 @@ def _send(info: Any, kind: str, body: dict[str, Any] | None = None) -> dict[str,
             answer = {"ok": False, "error": str(answer)}
         answer.setdefault("http_status", status)
         return answer
-    sig = {"checkpoint": _signal.SIGUSR2, "stop": _signal.SIGTERM}.get(kind)
-    if sig is None:
+    # SIGINT for stop: the same exit code (130) as `supervisor stop` over HTTP
+    sig = {"checkpoint": _signal.SIGUSR2, "stop": _signal.SIGINT,
+           "reload": _signal.SIGHUP}.get(kind)
+    if sig is None or info.pid is None or info.pid <= 0:
         fail(f"session {info.session_id} has no control API (http disabled); "
              f"{kind} needs it", EXIT_FAILED)
-    os.kill(info.pid, sig)
+    try:
+        os.kill(info.pid, sig)
+    except OSError as e:
+        fail(f"cannot signal session {info.session_id} (pid {info.pid}): {e.strerror}",
+             EXIT_FAILED)
     return {"ok": True, "sent": _signal.Signals(sig).name}
 
 
@@ -207,7 +214,7 @@ def _report_answer(answer: dict[str, Any], ok_text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Sessions with status, phase, progress and age."""
+    """Sessions with status, phase, progress and age (newest last)."""
     import json as _json
 
     from rich.console import Console
@@ -228,9 +235,11 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
         t.add_column(col)
     for r in rows:
         pct = r["progress_percent"]
+        pid = str(r["pid"]) if r["pid"] else (f"{r['stale_pid']} (stale)" if r["stale_pid"]
+                                               else "-")
         t.add_row(r["session_id"], r["status"], r["phase"] or "-",
                   f"{pct:.1f}%" if isinstance(pct, (int, float)) else "-",
-                  str(r["pid"] or "-"), fmt_duration(r["age_seconds"]))
+                  pid, fmt_duration(r["age_seconds"]))
     Console().print(t)
 
 
@@ -238,68 +247,43 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.argument("session", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print status.json.")
 @click.option("--watch", is_flag=True, help="Live view until the session ends (Ctrl+C leaves).")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--interval", default=1.0, show_default=True,
+              type=click.FloatRange(min=0.2), help="Seconds between refreshes.")
 @click.pass_context
 def status(ctx: click.Context, session: str | None, as_json: bool, watch: bool,
            interval: float) -> None:
-    """Where a session is: phase, progress, ETA, agents, health, last checkpoint."""
+    """Where a session is: phase, progress per phase and overall, ETA, rates, each agent,
+    health, last checkpoint, recent errors. A running session is asked (SIGUSR1) first."""
     import json as _json
-    import time as _time
 
     from rich.console import Console
-    from rich.live import Live
 
     from supervisor.console import status_renderable
-    from supervisor.control.sessions import info as session_info
+    from supervisor.control.watch import watch as watch_session
+    from supervisor.control.watch import with_effective
 
     found = _find(ctx, session)
     snap = _fresh_status(found)
     if snap is None:
         fail(f"session {found.session_id} has no status.json yet", EXIT_FAILED)
     if as_json and not watch:
-        click.echo(_json.dumps(snap, indent=2))
+        click.echo(_json.dumps(with_effective(found, snap), indent=2))
         return
     console = Console()
     if not watch:
-        console.print(status_renderable(_with_effective(found, snap)))
+        console.print(status_renderable(with_effective(found, snap)))
         return
     try:
-        with Live(status_renderable(snap), console=console, refresh_per_second=4) as live:
-            while True:
-                _time.sleep(max(0.2, interval))
-                cur = session_info(found.layout.root)
-                snap = _fresh_status(cur) or snap
-                live.update(status_renderable(_with_effective(cur, snap)))
-                if not cur.alive:
-                    break
+        watch_session(found, console, interval)
     except KeyboardInterrupt:
         pass
 
 
-def _with_effective(found: Any, snap: dict[str, Any]) -> dict[str, Any]:
-    return {**snap, "status": found.effective_status}
-
-
 def _fresh_status(found: Any) -> dict[str, Any] | None:
     """Ask a live session to rewrite status.json (SIGUSR1), then read it."""
-    import signal as _signal
-    import time as _time
+    from supervisor.control.sessions import fresh_status
 
-    from supervisor.session.status import read_status_json
-
-    before = read_status_json(found.layout.root)
-    if found.alive and found.pid and found.pid > 0:
-        try:
-            os.kill(found.pid, _signal.SIGUSR1)
-        except OSError:
-            return before
-        deadline = _time.monotonic() + 2.0
-        while _time.monotonic() < deadline:
-            cur = read_status_json(found.layout.root)
-            if cur and (before is None or cur.get("updated_wall") != before.get("updated_wall")):
-                return cur
-            _time.sleep(0.02)
-    return read_status_json(found.layout.root) or before
+    return fresh_status(found)
 
 
 @supervisor.command()
@@ -426,32 +410,46 @@ def restore(checkpoint_file: Path, force: bool, quiet: bool) -> None:
     from supervisor.checkpoint.restore import plan_restore
 
     try:
-        layout, cfg, point = plan_restore(checkpoint_file, force=force)
+        layout, cfg, point, warnings = plan_restore(checkpoint_file, force=force)
     except SupervisorError as e:
         fail(e)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"restored {layout.session_id} to {checkpoint_file.name} "
-               f"(session time {point.elapsed / 3600:.2f} h)")
+               f"(session time {point.elapsed / 3600:.2f} h; "
+               f"checkpoint {point.extra.get('checkpoint')} records the restore)")
     sys.exit(_run_session(cfg, layout, quiet=quiet, resume=point))
 
 
 @supervisor.command()
 @click.argument("session", required=False)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("--agent", "agent_id", help="That agent's stderr instead of the session log.")
-@click.option("--raw", is_flag=True, help="The JSON lines as they are.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the session ends.")
+@click.option("--agent", "agent_id", help="That agent's output (its protocol events) instead.")
+@click.option("--stderr", "agent_stderr", is_flag=True, help="With --agent: its stderr instead.")
+@click.option("--raw", is_flag=True, help="The lines as they are (JSON).")
 @click.pass_context
 def logs(ctx: click.Context, session: str | None, follow: bool, agent_id: str | None,
-         raw: bool) -> None:
-    """Print a session's log (or one agent's stderr); -f follows it."""
-    from supervisor.control.logview import follow_lines, format_log_line
+         agent_stderr: bool, raw: bool) -> None:
+    """Print a session's log (session.log, one readable line per record), or with --agent
+    one agent's output; -f follows it until the session ends."""
+    from collections.abc import Callable
+
+    from supervisor.control.logview import follow_lines, format_agent_line, format_log_line
 
     found = _find(ctx, session)
+    fmt: Callable[[str], str] | None
     if agent_id:
-        path = found.layout.agent_dir(agent_id) / "stderr.log"
-        if not path.parent.is_dir():
-            fail(f"no agent {agent_id!r} in {found.session_id}", EXIT_USAGE)
-        fmt = None
+        folder = found.layout.agent_dir(agent_id)
+        if not folder.is_dir():
+            known = sorted(p.name for p in found.layout.agents_dir.glob("*") if p.is_dir())
+            fail(f"no agent {agent_id!r} in {found.session_id}"
+                 + (f" (agents: {', '.join(known)})" if known else " (no agent has run yet)"),
+                 EXIT_USAGE)
+        path = folder / ("stderr.log" if agent_stderr else "stdout.log")
+        fmt = None if raw or agent_stderr else format_agent_line
     else:
+        if agent_stderr:
+            fail("--stderr needs --agent ID", EXIT_USAGE)
         path = found.layout.log
         fmt = None if raw else format_log_line
     try:
@@ -467,3 +465,7 @@ def _alive(found: Any) -> bool:
     from supervisor.session.lock import supervisor_pid
 
     return supervisor_pid(found.layout) is not None
+
+
+from supervisor.control import cli_report  # noqa: E402,F401  (registers verbs)
+from supervisor.control import cli_daemon  # noqa: E402,F401  (registers verbs)

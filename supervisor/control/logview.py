@@ -1,5 +1,6 @@
-"""Reading session logs for people: one readable line per JSON log record, and following a
-file as it grows (like ``tail -f``) until the session ends."""
+"""Reading session logs for people: one readable line per JSON log record (the session's
+structlog lines, an agent's protocol events), and following a file as it grows (like
+``tail -f``) until the session ends."""
 
 from __future__ import annotations
 
@@ -22,6 +23,24 @@ def format_log_line(line: str) -> str:
     level = str(rec.get("level", "")).upper()[:5]
     rest = " ".join(f"{k}={v}" for k, v in rec.items() if k not in SKIP and v is not None)
     return f"{ts} {level:<5} {rec.get('event', '')} {rest}".rstrip()
+
+
+def format_agent_line(line: str) -> str:
+    """One line of an agent's ``stdout.log``: a protocol event as ``type key=value ...``;
+    anything else (agent output, launch banners) as it is."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return line.rstrip("\n")
+    if not isinstance(rec, dict) or "type" not in rec:
+        return line.rstrip("\n")
+    rest = " ".join(f"{k}={_short(v)}" for k, v in rec.items() if k != "type" and v is not None)
+    return f"{rec['type']} {rest}".rstrip()
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def follow_lines(path: Path, follow: bool, alive: Callable[[], bool],

@@ -4,6 +4,7 @@ running one; and what a listing shows of each."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from supervisor.errors import UsageError
 from supervisor.session.layout import SessionLayout
-from supervisor.session.lock import supervisor_pid
+from supervisor.session.lock import stale_pid, supervisor_pid
 from supervisor.session.status import read_status_json, read_status_word
 
 
@@ -38,12 +39,18 @@ class SessionInfo:
             return "crashed"
         return self.status
 
+    @property
+    def stale_pid(self) -> int | None:
+        """The pid a leftover pidfile names when no supervisor holds the session."""
+        return None if self.alive else stale_pid(self.layout)
+
     def row(self) -> dict[str, Any]:
         s = self.snapshot or {}
         ph = s.get("phase") or {}
         return {"session_id": self.session_id, "status": self.effective_status,
                 "phase": ph.get("name"), "progress_percent": s.get("progress_percent"),
-                "pid": self.pid, "age_seconds": round(time.time() - self.mtime, 1),
+                "pid": self.pid, "stale_pid": self.stale_pid,
+                "age_seconds": round(time.time() - self.mtime, 1),
                 "path": str(self.layout.root)}
 
 
@@ -92,3 +99,24 @@ def find_session(test_runs: Path, ref: str | None, want_running: bool = False) -
         raise UsageError(f"no session {ref!r} in {test_runs}")
     raise UsageError(f"{ref!r} matches {len(matches)} sessions: "
                      + ", ".join(m.session_id for m in matches[:5]) + " (give more of the id)")
+
+
+def fresh_status(found: SessionInfo, timeout: float = 2.0,
+                 poll: float = 0.02) -> dict[str, Any] | None:
+    """A live session's status, just rewritten: SIGUSR1, then wait (at most ``timeout``
+    seconds) for ``status.json`` to change. A session that is not running: its last one."""
+    root = found.layout.root
+    before = read_status_json(root)
+    if not (found.alive and found.pid and found.pid > 0):
+        return before
+    try:
+        os.kill(found.pid, signal.SIGUSR1)
+    except OSError:
+        return before
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cur = read_status_json(root)
+        if cur and (before is None or cur.get("updated_wall") != before.get("updated_wall")):
+            return cur
+        time.sleep(poll)
+    return read_status_json(root) or before

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from supervisor.config.schema import (
+    ACTION_ALIASES,
     ACTIONS,
+    DEFAULT_RECOVERY,
     FAILURE_TYPES,
     ErrorHandlingSpec,
     ErrorRuleSpec,
@@ -30,39 +32,7 @@ from supervisor.errors import ConfigError, Problem
 
 Source = Literal["event", "rule", "stderr", "exit", "monitor", "internal"]
 
-# The DESIGN.md section 7 table: failure type -> (severity, action).
-DEFAULT_TABLE: dict[str, tuple[str, str]] = {
-    "network_timeout": ("transient", "retry"),
-    "rate_limit": ("recoverable", "throttle_retry"),
-    "llm_error": ("recoverable", "switch_model"),
-    "parse_failure": ("recoverable", "modify_prompt"),
-    "test_failure": ("degraded", "log_continue"),
-    "memory_pressure": ("recoverable", "compress_context"),
-    "disk_full": ("critical", "pause_alert"),
-    "consensus_deadlock": ("critical", "escalate"),
-    "agent_hang": ("recoverable", "restart_agent"),
-    "agent_crash": ("fatal", "restore_checkpoint"),
-    "data_corruption": ("fatal", "stop"),
-    "unknown": ("recoverable", "retry"),
-}
-
-# Action names of the seed config (and a few obvious spellings) -> ACTIONS.
-ACTION_ALIASES: dict[str, str] = {
-    "retry_immediate": "retry",
-    "retry_with_backoff": "throttle_retry",
-    "retry_with_modification": "modify_prompt",
-    "pause_and_alert": "pause_alert",
-    "compress_and_retry": "compress_context",
-    "compress": "compress_context",
-    "throttle": "throttle_retry",
-    "throttle_and_retry": "throttle_retry",
-    "switch_model_retry": "switch_model",
-    "log_and_continue": "log_continue",
-    "continue": "log_continue",
-    "human_escalation": "escalate",
-    "restart": "restart_agent",
-    "restore": "restore_checkpoint",
-}
+DEFAULT_TABLE = DEFAULT_RECOVERY  # the DESIGN.md section 7 table, from the config schema
 
 # error event kinds (normalised: lower case, '-' and ' ' as '_') -> failure type
 KIND_ALIASES: dict[str, str] = {

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 
+from supervisor.control.signals import ignore_quiet_signals
 from supervisor.errors import SessionError
 from supervisor.session.files import write_text_atomic
 from supervisor.session.layout import SessionLayout
@@ -29,6 +30,8 @@ class SessionLock:
                 f"session {self.layout.session_id} is already supervised"
                 + (f" by pid {pid}" if pid else "")) from None
         self._fd = fd
+        # from the moment the pid is announced, `supervisor status` (SIGUSR1) may arrive
+        ignore_quiet_signals()
         write_text_atomic(self.layout.pidfile, f"{os.getpid()}\n", durable=False)
 
     def release(self) -> None:
@@ -55,6 +58,15 @@ def read_pid(layout: SessionLayout) -> int | None:
         return int(layout.pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def stale_pid(layout: SessionLayout) -> int | None:
+    """The pid a pidfile names although nobody holds the session's lock (the supervisor
+    died without cleaning up; the pid may even belong to another process by now)."""
+    pid = read_pid(layout)
+    if pid is None or supervisor_pid(layout) is not None:
+        return None
+    return pid
 
 
 def supervisor_pid(layout: SessionLayout) -> int | None:

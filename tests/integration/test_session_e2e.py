@@ -70,3 +70,22 @@ def test_dry_run_prints_plan_and_launches_nothing(runs: Path) -> None:
     for word in ("bootstrap", "finalization", "MiniDB", "checkpoints", "budgets", "architect-1"):
         assert word in r.stdout
     assert list(runs.iterdir()) == []
+
+
+def test_real_world_fixture_config_loads_and_runs(runs: Path) -> None:
+    """The shared selfware_mega_test_config.toml (a real config) runs to completion."""
+    fixture = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / \
+        "selfware_mega_test_config.toml"
+    if not fixture.exists():
+        import pytest
+
+        pytest.skip(f"{fixture} not present")
+    r = run_mega_test("task_queue", "0.5", "2", "--config", str(fixture), "--time-scale", "3600",
+                      "--session-id", "fx", "--test-runs-dir", str(runs), timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads((runs / "fx" / "final_report.json").read_text())
+    assert report["status"] == "completed"
+    assert [p["name"] for p in report["phases"]] == ["bootstrap", "development", "refinement",
+                                                    "finalization"]
+    assert report["duration"]["planned_session_seconds"] == 1800
+    assert_no_session_processes(runs / "fx")

@@ -136,7 +136,7 @@ def test_eof_on_stdin_exits_promptly(tmp_path: Path) -> None:
         sim.proc.stdin.close()
         started = time.monotonic()
         assert sim.finish(timeout=5) == 0
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 3.0
     finally:
         sim.kill()
 
@@ -237,9 +237,11 @@ def test_agent_hang_fault(tmp_path: Path) -> None:
     sim = faulty(tmp_path, "agent_hang")
     try:
         sim.until(of_type("hello"))
-        time.sleep(0.3)  # the hang starts one session minute (17 ms) in
-        sim.quiet_for(0.2)
-        assert sim.quiet_for(0.5) == [] and sim.proc.poll() is None  # 30 session minutes
+        deadline = time.monotonic() + 10  # the hang starts one session minute (17 ms) in
+        while sim.quiet_for(0.5):
+            assert time.monotonic() < deadline, "the simulator never went quiet"
+        assert sim.quiet_for(1.0) == [] and sim.proc.poll() is None  # an hour: no heartbeat
+        assert not any(line["type"] == "heartbeat" for line in sim.lines)
         sim.send({"cmd": "stop"})
         assert sim.finish() == 0
     finally:

@@ -397,3 +397,13 @@ def test_encoding_is_memoized_but_correct_after_changes() -> None:
     second = encode_manifest(changed)
     assert decode_manifest(second, "m") == changed
     assert decode_manifest(first, "m") == MANIFEST
+
+
+def test_memoized_encoding_packs_like_msgpack_through_inserts_and_deletes() -> None:
+    """However entries are added, removed or reordered, the packed rows equal a fresh pack."""
+    a = [Entry(f"f{i:03d}", "file", 0o644, i, DIGEST) for i in range(50)]
+    seqs = [a, a[:10] + [Entry("new", "dir", 0o755)] + a[10:40], a[::-1], [], a[5:6], a]
+    for entries in seqs:
+        enc = encode_manifest(entries)
+        assert enc.packed == msgpack.packb(list(enc), use_bin_type=True)  # type: ignore[attr-defined]
+        assert decode_manifest(list(enc), "m") == entries

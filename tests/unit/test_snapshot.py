@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from supervisor.checkpoint import objects as objects_mod
@@ -260,6 +261,7 @@ def test_racy_files_are_hashed_again(
     make_tree(project)
     monkeypatch.setattr(store, "fs_now_ns", lambda: 0)  # every file looks just-modified
     store.snapshot(project)
+    store.forget_tree()  # as a resumed process would: walk and consult the stat cache
     _, stats = store.snapshot(project)
     assert stats.files_hashed == 5
 
@@ -358,3 +360,42 @@ def test_project_that_is_not_a_directory_is_refused(store: SnapshotStore, tmp_pa
 
     with pytest.raises(CheckpointError, match="not a directory"):
         store.snapshot(tmp_path / "nope")
+
+
+def test_stat_cache_changes_are_appended_and_reloaded(
+    store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small change appends to the cache log (no rewrite); a new process sees it all."""
+    project = tmp_path / "project"
+    make_tree(project)
+    store.snapshot(project)
+    base = store.statcache.path.read_bytes()
+    (project / "src" / "pkg" / "mod.py").write_text("x = 3  # changed again\n")
+    (project / "secret.txt").unlink()
+    second, _ = store.snapshot(project)
+    assert store.statcache.path.read_bytes() == base
+    assert store.statcache.log_path.stat().st_size > 0
+    again = SnapshotStore(store.root, durable=False)
+    monkeypatch.setattr(again, "fs_now_ns", lambda: FAR_FUTURE)
+    third, stats = again.snapshot(project)
+    assert stats.files_hashed == 0 and third == second
+    assert "secret.txt" not in again.statcache.entries
+
+
+def test_stat_cache_log_with_a_torn_tail_or_old_generation_is_tolerated(
+    store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torn last record, or records of an older base, are ignored on load."""
+    project = tmp_path / "project"
+    make_tree(project)
+    store.snapshot(project)
+    (project / "run.sh").write_text("#!/bin/sh\necho changed\n")
+    store.snapshot(project)
+    log = store.statcache.log_path
+    log.write_bytes(log.read_bytes() + b"\x93\x01\xa3se")  # a record cut short
+    stale = msgpack.packb([0, "del", "src/pkg/mod.py"])  # generation 0: before the base
+    log.write_bytes(stale + log.read_bytes())
+    again = SnapshotStore(store.root, durable=False)
+    monkeypatch.setattr(again, "fs_now_ns", lambda: FAR_FUTURE)
+    _, stats = again.snapshot(project)
+    assert stats.files_hashed == 0

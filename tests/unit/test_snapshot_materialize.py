@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from supervisor.checkpoint.snapshot import Entry, SnapshotStore
-from supervisor.errors import CheckpointCorrupt
+from supervisor.errors import CheckpointCorrupt, CheckpointError
 
 FAR_FUTURE = 2**62
 
@@ -245,3 +245,19 @@ def test_collect_garbage_makes_the_cache_forget_collected_files(
     assert removed == 4
     again, stats = store.snapshot(project)
     assert stats.files_hashed == 4 and store.verify_objects(again) == []
+
+
+def test_unsorted_manifest_and_symlinked_project_root(
+    store: SnapshotStore, project: Path, tmp_path: Path
+) -> None:
+    """Entries may come in any order; a project path that is itself a link is refused."""
+    manifest, _ = store.snapshot(project)
+    out = tmp_path / "out"
+    store.materialize(list(reversed(manifest)), out)
+    assert tree_state(out) == tree_state(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "linked").symlink_to(elsewhere)
+    with pytest.raises(CheckpointError, match="symbolic link"):
+        store.materialize(manifest, tmp_path / "linked")
+    assert list(elsewhere.iterdir()) == []

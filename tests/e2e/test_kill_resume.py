@@ -1,0 +1,107 @@
+"""SIGKILL the supervisor of a real simulated session at several moments, then
+`supervisor resume` it: the session completes, nothing journaled before the kill is lost,
+no checkpoint is corrupt, no agent of the killed supervisor survives it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supervisor.checkpoint.coordinator import PAUSE_ENV
+from tests.e2e.conftest import (
+    Rec,
+    Session,
+    all_checkpoints_valid,
+    assert_dead,
+    check_continued,
+    check_resumed,
+    resume,
+    write_config,
+)
+
+pytestmark = pytest.mark.slow
+ARGS = ("task_queue", "1", "3", "--time-scale", "720", "--seed", "3")
+
+
+def _tool_calls_after(sess: Session, start: Rec, n: int) -> Rec:
+    seen = 0
+
+    def pred(r: Rec) -> bool:
+        nonlocal seen
+        if r["k"] == "ev" and r["e"]["type"] == "tool_call" and r["seq"] > start["seq"]:
+            seen += 1
+        return seen >= n
+    return sess.wait_for(pred, what=f"{n} tool calls")
+
+
+def test_kill_early_in_bootstrap(runs: Path, tmp_path: Path, sessions: list[Session]) -> None:
+    """Killed before the first checkpoint: resume rebuilds everything from the journal."""
+    sess = Session(runs, "boot", write_config(tmp_path / "c.toml"), *ARGS)
+    sessions.append(sess)
+    first = sess.wait_for(lambda r: r["k"] == "ev" and r["e"]["type"] == "tool_call",
+                          what="the first tool call")
+    _tool_calls_after(sess, first, 3)
+    killed = sess.kill()
+    assert not any(r["k"] == "checkpoint" for r in killed.records)
+    assert killed.agents, "no agent had started"
+    assert_dead(killed.agents)  # parent-death signal: gone before anyone reaped them
+    r = resume(runs, "boot")
+    records = check_resumed(killed, r)
+    check_continued(killed, records)
+
+
+def test_kill_mid_development(runs: Path, tmp_path: Path, sessions: list[Session]) -> None:
+    """Killed mid-phase after a checkpoint: the phase and the agents' work continue, and
+    the project's tests still pass at the end."""
+    sess = Session(runs, "dev", write_config(tmp_path / "c.toml", project_tests=True), *ARGS)
+    sessions.append(sess)
+    cp = sess.wait_for(lambda r: r["k"] == "checkpoint" and r.get("phase") == "development",
+                       what="a checkpoint in development")
+    _tool_calls_after(sess, cp, 15)
+    killed = sess.kill()
+    assert killed.phase_index() == 1 and not killed.phase_ended()
+    assert_dead(killed.agents)
+    r = resume(runs, "dev")
+    records = check_resumed(killed, r)
+    check_continued(killed, records)
+    final = [x for x in records if x["k"] == "final_tests"][-1]["tests"]
+    assert final["passed"] > 0 and final["failed"] == 0 and final["errors"] == 0
+
+
+def test_kill_right_after_phase_change(runs: Path, tmp_path: Path,
+                                       sessions: list[Session]) -> None:
+    """Killed the moment refinement starts: resume runs refinement, not development again."""
+    sess = Session(runs, "chg", write_config(tmp_path / "c.toml"), *ARGS)
+    sessions.append(sess)
+    sess.wait_for(lambda r: r["k"] == "phase_start" and r["index"] == 2, what="refinement")
+    killed = sess.kill()
+    assert killed.phase_index() == 2
+    assert_dead(killed.agents)
+    r = resume(runs, "chg")
+    records = check_resumed(killed, r)
+    check_continued(killed, records)
+    names = [x["name"] for x in records[len(killed.records):] if x["k"] == "phase_start"]
+    assert names == ["refinement", "finalization"]
+
+
+def test_kill_during_checkpoint_write(runs: Path, tmp_path: Path,
+                                      sessions: list[Session]) -> None:
+    """Killed while a checkpoint is being taken (test hook: paused after its snapshot,
+    before its file), with a torn temp file as a write cut short leaves: resume falls back
+    to the previous checkpoint, ignores and cleans the torn file, and completes."""
+    env = {PAUSE_ENV: "2:60"}  # checkpoint 2 (and later) waits 60 s before its file
+    sess = Session(runs, "ckw", write_config(tmp_path / "c.toml"), *ARGS, env=env)
+    sessions.append(sess)
+    sess.wait_log("checkpoint_test_pause")
+    killed = sess.kill()
+    ckdir = killed.root / "checkpoints"
+    assert sorted(p.name for p in ckdir.glob("checkpoint_*.msgpack")) == ["checkpoint_001.msgpack"]
+    whole = (ckdir / "checkpoint_001.msgpack").read_bytes()
+    (ckdir / ".checkpoint_002.msgpack.x1y2z3.tmp").write_bytes(whole[: len(whole) // 2])
+    assert_dead(killed.agents)
+    r = resume(runs, "ckw")  # the hook is not in this environment
+    assert "checkpoint_002.msgpack.x1y2z3.tmp" in r.stderr and "never finished" in r.stderr
+    records = check_resumed(killed, r)
+    check_continued(killed, records)
+    assert 2 in all_checkpoints_valid(killed.root)  # numbering goes on where it was
