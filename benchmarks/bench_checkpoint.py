@@ -10,12 +10,15 @@ Measures (median of --repeat runs, seconds):
   restore    materialize a checkpoint into an empty dir         vs  cp -a
 Targets: unchanged <= git, 1% changed <= 0.5 x git, restore <= cp -a.
 Git gets a separate GIT_DIR, gc.auto=0 (no surprise repacks) and its default fsync
-settings; ours writes the checkpoint file with fsync and syncs new objects.
+settings; ours fsyncs the checkpoint file (objects are not fsynced, as git's are not).
+Every timed run starts after an (untimed) sync, and each pair alternates which goes
+first, so neither side inherits the other's writeback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -89,9 +92,20 @@ def mutate(paths: list[Path], fraction: float, rng: random.Random) -> None:
 
 
 def timed(fn: Callable[[], object]) -> float:
+    """Seconds ``fn`` takes, starting from a flushed page cache (no writeback backlog)."""
+    os.sync()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def pair(i: int, ours: Callable[[], object], other: Callable[[], object]) -> tuple[float, float]:
+    """Time both, alternating which goes first so neither always pays the other's after-effects."""
+    if i % 2:
+        b = timed(other)
+        return timed(ours), b
+    a = timed(ours)
+    return a, timed(other)
 
 
 class Ours:
@@ -176,41 +190,42 @@ def run(work: Path, files: int, mb: float, repeat: int) -> int:
     rows: dict[str, tuple[float, float, str]] = {}
 
     first_o, first_g = [], []
-    for _ in range(repeat):
+    for i in range(repeat):
         ours.reset()
         git.reset()
-        first_o.append(timed(lambda: ours.checkpoint(tree)))
-        first_g.append(timed(git.commit))
+        o, g = pair(i, lambda: ours.checkpoint(tree), git.commit)
+        first_o.append(o)
+        first_g.append(g)
     rows["first"] = (statistics.median(first_o), statistics.median(first_g), "git")
 
     same_o, same_g, cold_o = [], [], []
-    for _ in range(repeat):
-        same_o.append(timed(lambda: ours.checkpoint(tree)))
-        same_g.append(timed(lambda: git.commit(allow_empty=True)))
+    for i in range(repeat):
+        o, g = pair(i, lambda: ours.checkpoint(tree), lambda: git.commit(allow_empty=True))
+        same_o.append(o)
+        same_g.append(g)
         cold_o.append(timed(lambda: ours.cold_checkpoint(tree)))
     rows["unchanged"] = (statistics.median(same_o), statistics.median(same_g), "git")
     rows["unchanged, cold process"] = (statistics.median(cold_o), statistics.median(same_g), "git")
 
     chg_o, chg_g = [], []
-    for _ in range(repeat):
+    for i in range(repeat):
         mutate(paths, 0.01, rng)
-        chg_o.append(timed(lambda: ours.checkpoint(tree)))
-        chg_g.append(timed(git.commit))
+        o, g = pair(i, lambda: ours.checkpoint(tree), git.commit)
+        chg_o.append(o)
+        chg_g.append(g)
     rows["1% changed"] = (statistics.median(chg_o), statistics.median(chg_g), "git")
 
     rest_o, rest_c = [], []
     manifest = ours.last
     for i in range(repeat):
         dest_o, dest_c = work / f"restore_ours_{i}", work / f"restore_cp_{i}"
-        rest_o.append(timed(lambda: ours.snapshots.materialize(manifest, dest_o)))  # noqa: B023
-        rest_c.append(
-            timed(
-                lambda: subprocess.run(
-                    ["cp", "-a", str(tree), str(dest_c)],  # noqa: B023
-                    check=True,
-                )
-            )
+        o, c = pair(
+            i,
+            lambda: ours.snapshots.materialize(manifest, dest_o),  # noqa: B023
+            lambda: subprocess.run(["cp", "-a", str(tree), str(dest_c)], check=True),  # noqa: B023
         )
+        rest_o.append(o)
+        rest_c.append(c)
         shutil.rmtree(dest_o)
         shutil.rmtree(dest_c)
     rows["restore"] = (statistics.median(rest_o), statistics.median(rest_c), "cp -a")

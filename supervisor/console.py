@@ -91,7 +91,7 @@ def _numbers(s: dict[str, Any]) -> Text:
     cpm = s.get("tool_calls_per_minute") or 0
     return Text(
         f"tokens {tot.get('tokens', 0):,} ({tpm:,.0f}/min)   "
-        f"tool calls {tot.get('tool_calls', 0):,} ({cpm:,.1f}/min)   "
+        f"tool calls {tot.get('tool_calls', 0):,} ({cpm:,.1f}/min)\n"
         f"tasks {tot.get('tasks_completed', 0):,}   errors {tot.get('errors', 0)}   "
         f"LOC {s.get('lines_of_code') or 0:,}")
 
@@ -100,21 +100,22 @@ def _health(s: dict[str, Any]) -> Text:
     h = s.get("health") or {}
     score = h.get("score")
     if not isinstance(score, (int, float)):
-        return Text("health -")
-    style = "green" if score >= 80 else "yellow" if score >= 50 else "red"
-    out = Text.assemble("health ", (f"{score:.0f}/100", f"bold {style}"))
-    lost = [f"{k} -{v:g}" for k, v in (h.get("parts") or {}).items() if v]
-    if lost:
-        out.append(f"  ({', '.join(lost)})", style="dim")
+        out = Text("health -")
+    else:
+        style = "green" if score >= 80 else "yellow" if score >= 50 else "red"
+        out = Text.assemble("health ", (f"{score:.0f}/100", f"bold {style}"))
+        lost = [f"{k} -{v:g}" for k, v in (h.get("parts") or {}).items() if v]
+        if lost:
+            out.append(f"  ({', '.join(lost)})", style="dim")
     ck = s.get("last_checkpoint")
     if isinstance(ck, dict):
         ago = ""
         if ck.get("wall") and s.get("updated_wall"):
             ago = f", {fmt_duration(float(s['updated_wall']) - float(ck['wall']))} ago"
-        out.append(f"    last checkpoint #{ck.get('number')} ({ck.get('trigger')}"
-                   f"{ago}, session {fmt_duration(ck.get('t') or 0)})")
+        out.append(f"\nlast checkpoint #{ck.get('number')} ({ck.get('trigger')}{ago}, "
+                   f"session {fmt_duration(ck.get('t') or 0)})")
     else:
-        out.append("    no checkpoint yet", style="dim")
+        out.append("\nno checkpoint yet", style="dim")
     return out
 
 

@@ -108,6 +108,9 @@ class SessionRunner:
         self.checkpoints = SessionCheckpoints(self)
         self.measurer = ProjectMeasurer(self)
         self._tick_pending = False
+        self.finishing = False
+        self.paused_since_wall: float | None = None
+        self.paused_wall_total = 0.0
         self.http: Any = None
         self.recovery = RecoveryManager(self, resume.extra.get("recovery") if resume else None)
 
@@ -164,6 +167,8 @@ class SessionRunner:
         """End the session; every step runs even when an earlier one failed."""
         status = self.final_status or SessionStatus.INTERRUPTED
         self.timer.hold()  # winding down is not session time
+        self.finishing = True
+        self._refuse_pending("the session is ending")
         steps: list[tuple[str, Any]] = [
             ("stop agents", lambda: self._stop_agents("session end")),
             ("sweep", lambda: asyncio.to_thread(sweep)),
@@ -494,7 +499,7 @@ class SessionRunner:
         if self.stopping:
             return {"ok": False, "error": "session is stopping"}
         self.paused = True
-        self.paused_since_wall: float | None = self.clock.wall()
+        self.paused_since_wall = self.clock.wall()
         self.timer.hold()
         agents = await pausing.hold_agents(self.hosts.values(),
                                            self.cfg.checkpoint.quiesce_timeout_secs)
@@ -510,15 +515,16 @@ class SessionRunner:
         """Let the agents go again and restart session time."""
         if not self.paused:
             return {"ok": False, "error": "session is not paused"}
-        agents = await pausing.release_agents(self.hosts.values())
         held = self.timer.release()
-        since = getattr(self, "paused_since_wall", None)
+        since = self.paused_since_wall
         wall = round(self.clock.wall() - since, 3) if since is not None else None
         self.paused = False
         self.paused_since_wall = None
-        self.paused_wall_total: float = getattr(self, "paused_wall_total", 0.0) + (wall or 0.0)
+        self.paused_wall_total += wall or 0.0
         t = self.timer.elapsed()
+        # journaled before the agents go: their next events come after it
         self.ledger.record("resume", t, source=source, held_seconds=held, paused_wall_seconds=wall)
+        agents = await pausing.release_agents(self.hosts.values())
         self._set_status(SessionStatus.RUNNING)
         log.info("resumed", source=source, paused_wall_seconds=wall,
                  session_seconds=round(t, 1))
@@ -548,6 +554,7 @@ class SessionRunner:
         """Seam: called after a reload replaced ``self.cfg`` (``old`` -> ``new``; only the
         reloadable sections differ). Parts that keep their own copy of a spec (recovery
         policy, limits, notifications) take the new one here."""
+        self.recovery.reconfigure(new)
 
     async def on_tick(self) -> None:
         """Periodic: checkpoint triggers, then recovery (monitors, limits, actions)."""
@@ -577,9 +584,19 @@ class SessionRunner:
     def submit(self, command: Command) -> None:
         """Queue a command from the HTTP API (the loop answers it). A flood beyond
         ``MAX_PENDING_COMMANDS`` waiting is refused (the API answers 503)."""
+        if self.finishing:
+            command.answer({"ok": False, "status": 409, "error": "the session is ending"})
+            return
         if self.queue.qsize() >= MAX_PENDING_COMMANDS:
             raise asyncio.QueueFull
         self.queue.put_nowait(command)
+
+    def _refuse_pending(self, why: str) -> None:
+        """Answer every command still queued: nobody will carry them out now."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, Command):
+                item.answer({"ok": False, "status": 409, "error": why})
 
     def metrics_snapshot(self) -> dict[str, Any]:
         return dict(self.recorder.last) if self.recorder.last else self._metrics_now()
@@ -699,7 +716,12 @@ class SessionRunner:
         from supervisor.report import checks, summary
 
         timeout = min(checks.CHECK_TIMEOUT_S, self.cfg.limits.max_test_runtime_min * 60)
-        results = await asyncio.to_thread(checks.quality_checks, self.layout.project_dir, timeout)
+        try:
+            results = await asyncio.to_thread(checks.quality_checks, self.layout.project_dir,
+                                              timeout)
+        except Exception as e:  # the report is written without them ("not measured")
+            log.exception("quality_checks_failed", error=str(e))
+            results = []
         for result in results:
             self.ledger.record("quality", self.timer.elapsed(), **result)
         self.ledger.sync()

@@ -144,18 +144,21 @@ def _place(root: str, e: Entry, src: str | None, umask: int, fresh: bool = False
         raise
 
 
-def _ensure_dir(root: str, rel: str) -> bool:
-    """Make ``root/rel`` a real directory (replacing a file or link); True if created."""
+def _ensure_dir(root: str, rel: str, mode: int, umask: int) -> bool:
+    """Make ``root/rel`` a real directory (replacing a file or link); True if created.
+    It is created with its final ``mode`` when the umask allows and we can write into it."""
     path = f"{root}/{rel}"
+    if mode & 0o700 != 0o700 or mode & (umask | 0o7000):
+        mode = 0o700  # the exact mode is set at the end
     try:
-        os.mkdir(path, 0o700)
+        os.mkdir(path, mode)
         created = True
     except FileExistsError:
         st = os.lstat(path)
         created = not stat.S_ISDIR(st.st_mode)
         if created:
             os.unlink(path)
-            os.mkdir(path, 0o700)
+            os.mkdir(path, mode)
         elif st.st_mode & 0o700 != 0o700:
             os.chmod(path, st.st_mode | 0o700)  # writable for now; exact mode at the end
     if os.path.realpath(path) != path:
@@ -234,10 +237,11 @@ def materialize(
                 _remove(path)
             del cur[rel]
             stats.removed += 1
+        umask = _umask()
         for e in manifest:
-            if e.kind == "dir" and _ensure_dir(root, e.path):
+            if e.kind == "dir" and _ensure_dir(root, e.path, e.mode, umask):
                 stats.dirs_created += 1
-        new_cache = _write_files(store, root, files, cur, stats, fs_start)
+        new_cache = _write_files(store, root, files, cur, stats, fs_start, umask)
         for e in manifest:
             if e.kind == "symlink":
                 was = cur.get(e.path)
@@ -283,6 +287,7 @@ def _write_files(
     cur: dict[str, os.stat_result],
     stats: MaterializeStats,
     fs_start: int,
+    umask: int,
 ) -> dict[str, CacheValue] | None:
     """Write the files that differ, in parallel; return the new stat cache (or None)."""
     cache = store.cache_for(root)
@@ -313,7 +318,6 @@ def _write_files(
     def batch(part: list[Entry]) -> list[tuple[str, int, bool]]:
         return [one(e) for e in part]
 
-    umask = _umask()
     with ThreadPoolExecutor(store.workers, thread_name_prefix="restore") as pool:
         results = [r for part in pool.map(batch, _batches(files, store.workers)) for r in part]
     fs_end = store.fs_now_ns()

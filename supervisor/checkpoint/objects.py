@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import os
 import stat
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class ObjectStore:
         self.sync = sync  # fdatasync every new object before it is linked in
         self._seq = itertools.count()
         self._ready = False
+        self._tmpfile = hasattr(os, "O_TMPFILE")
+        self._proc: tuple[int, int] | None = None
 
     def path(self, digest: str) -> str:
         return f"{self.dir}/{digest[:2]}/{digest[2:]}"
@@ -86,18 +89,48 @@ class ObjectStore:
             raise CheckpointError(str(self.root), f"cannot create the store: {exc}") from exc
         self._ready = True
 
-    def _tmp(self) -> tuple[str, int]:
-        name = f"{self.tmp_dir}/{os.getpid()}-{next(self._seq)}.tmp"
-        return name, os.open(name, _NEW_FLAGS, 0o444)
+    def _proc_fd(self) -> int:
+        """/proc/self/fd as a directory fd: linkat of an O_TMPFILE file goes through it."""
+        if self._proc is None or self._proc[0] != os.getpid():
+            fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._proc = (os.getpid(), fd)
+            weakref.finalize(self, os.close, fd)
+        return self._proc[1]
 
-    def _commit(self, digest: str, tmp: str) -> bool:
-        """Link a finished temp file in as ``digest``; False if it was already there."""
+    def _new(self, digest: str | None) -> tuple[int, str | None]:
+        """An fd to write a new object into, and its temp name (None: an O_TMPFILE)."""
+        if self._tmpfile:
+            where = self.dir / (digest[:2] if digest else "00")
+            try:
+                return os.open(where, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o444), None
+            except OSError:  # a file system without O_TMPFILE
+                self._tmpfile = False
+        name = f"{self.tmp_dir}/{os.getpid()}-{next(self._seq)}.tmp"
+        return os.open(name, _NEW_FLAGS, 0o444), name
+
+    def _commit(self, digest: str, fd: int, tmp: str | None) -> bool:
+        """Give a finished new object its name; False if it was already there. Closes fd.
+
+        ``link`` (unlike rename) fails if another writer stored the same content first.
+        """
         try:
-            os.link(tmp, self.path(digest))
+            if self.sync:
+                os.fdatasync(fd)
+            if tmp is None:
+                os.link(str(fd), self.path(digest), src_dir_fd=self._proc_fd())
+            else:
+                os.link(tmp, self.path(digest))
             return True
         except FileExistsError:
             return False
         finally:
+            os.close(fd)
+            if tmp is not None:
+                os.unlink(tmp)
+
+    def _discard(self, fd: int, tmp: str | None) -> None:
+        os.close(fd)
+        if tmp is not None:
             os.unlink(tmp)
 
     def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
@@ -105,14 +138,13 @@ class ObjectStore:
         digest = digest or hashlib.sha256(data).hexdigest()
         if os.path.exists(self.path(digest)):
             return digest, False
-        tmp, fd = self._tmp()
+        fd, tmp = self._new(digest)
         try:
             _write_all(fd, data)
-            if self.sync:
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        return digest, self._commit(digest, tmp)
+        except BaseException:
+            self._discard(fd, tmp)
+            raise
+        return digest, self._commit(digest, fd, tmp)
 
     def ingest(self, rel: str, path: str, st0: os.stat_result) -> Ingested | None:
         """Hash and store the regular file at ``path``; None if it vanished or is no file."""
@@ -125,7 +157,7 @@ class ObjectStore:
                 if attempt == 0:
                     continue
                 raise
-            tmp: str | None = None
+            out: tuple[int, str | None] | None = None
             try:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
@@ -143,30 +175,32 @@ class ObjectStore:
                     data = b"".join(parts)
                     h.update(data)
                 else:
-                    tmp, out = self._tmp()
-                    try:
-                        while total < size and (chunk := os.read(fd, min(_CHUNK, size - total))):
-                            h.update(chunk)
-                            total += len(chunk)
-                            _write_all(out, chunk)
-                        if self.sync:
-                            os.fdatasync(out)
-                    finally:
-                        os.close(out)
+                    out = self._new(None)
+                    while total < size and (chunk := os.read(fd, min(_CHUNK, size - total))):
+                        h.update(chunk)
+                        total += len(chunk)
+                        _write_all(out[0], chunk)
                 st2 = os.fstat(fd)
+            except BaseException:
+                if out is not None:
+                    self._discard(*out)
+                raise
             finally:
                 os.close(fd)
             still = stat_key(st2) == stat_key(st) and total == st2.st_size
             if not (still and st2.st_ino == st0.st_ino) and attempt == 0:
-                if tmp is not None:
-                    os.unlink(tmp)
+                if out is not None:
+                    self._discard(*out)
                 st0 = st2
                 continue
+            digest = h.hexdigest()
             if data is not None:
-                digest, new = self.put(data, h.hexdigest())
+                digest, new = self.put(data, digest)
+            elif out is not None and os.path.exists(self.path(digest)):
+                self._discard(*out)
+                new = False
             else:
-                digest = h.hexdigest()
-                new = self._commit(digest, tmp or "")
+                new = out is not None and self._commit(digest, *out)
             entry = Entry(rel, "file", stat.S_IMODE(st2.st_mode), total, digest)
             return Ingested(entry, stat_key(st2) if still else None, total if new else -1)
         raise AssertionError("unreachable")

@@ -31,6 +31,7 @@ from supervisor.agents.process import reap_orphans
 from supervisor.checkpoint.inspect import existing_file
 from supervisor.checkpoint.snapshot import SnapshotStore
 from supervisor.checkpoint.store import CheckpointStore, decode_manifest, read_checkpoint
+from supervisor.clock import Clock
 from supervisor.config import config_from_dict, config_hash
 from supervisor.config.schema import Config
 from supervisor.counters import Counters
@@ -217,9 +218,7 @@ def _journal_restore(layout: SessionLayout, store: CheckpointStore, path: Path,
         new = {**body, "number": number, "trigger": "restore", "restored_from": body.get("number"),
                "journal_seq": ledger.last_seq, "counters": c.to_dict(),
                "triggers": {"last_t": t, "last_tool_calls": c.tool_calls, "last_tokens": c.tokens},
-               "duration_ms": 0.0, "held_ms": 0.0}
-        with contextlib.suppress(OSError):
-            new["created_wall"] = os.path.getmtime(layout.journal)
+               "duration_ms": 0.0, "held_ms": 0.0, "created_wall": Clock().wall()}
         info = store.write(new)
         ledger.record("checkpoint", t, number=info.number, path=str(new_path), trigger="restore",
                       duration_ms=0.0, held_ms=0.0, size_bytes=info.size_bytes,
@@ -260,7 +259,8 @@ def plan_restore(checkpoint: Path, force: bool = False
     _reset_agent_states(layout, point.agent_states)
     store = CheckpointStore(layout.checkpoints_dir, snapshots)
     number = _journal_restore(layout, store, checkpoint, body, res, force)
+    c = res.counters
     point.extra.update(checkpoint=number, restored_from=body.get("number"),
-                       triggers={"last_t": point.elapsed, "last_tool_calls": res.counters.tool_calls,
-                                 "last_tokens": res.counters.tokens})
+                       triggers={"last_t": point.elapsed, "last_tool_calls": c.tool_calls,
+                                 "last_tokens": c.tokens})
     return layout, cfg, point, warnings

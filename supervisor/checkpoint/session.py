@@ -28,8 +28,21 @@ class SessionCheckpoints:
         if saved:
             self.triggers = TriggerState.from_dict(saved)
         self.busy = False
-        self.last: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = self._newest_on_disk() if runner.resume else None
         self._at: tuple[float, int, int] = (0.0, 0, 0)
+
+    def _newest_on_disk(self) -> dict[str, Any] | None:
+        """After a resume or restore: the newest valid checkpoint, for status and metrics."""
+        store = self.checkpointer.store
+        for number, path in reversed(store.paths()):
+            info, body = store.inspect(number, path)
+            if info.valid and body is not None:
+                return {"number": number, "path": str(path), "trigger": info.trigger,
+                        "t": round(float(body.get("elapsed") or 0.0), 3),
+                        "duration_ms": info.duration_ms, "held_ms": body.get("held_ms"),
+                        "size_bytes": info.size_bytes, "files": info.files, "phase": info.phase,
+                        "wall": info.created_wall}
+        return None
 
     def spec(self) -> TriggerSpec:
         r = self.r

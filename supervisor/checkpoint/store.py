@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ class CheckpointStore:
     def __init__(self, checkpoints_dir: Path, snapshots: SnapshotStore):
         self.dir = Path(checkpoints_dir)
         self.snapshots = snapshots
+        # a checkpoint file never changes once written (it is replaced whole, if at all):
+        # what reading it told us, by (size, mtime_ns, inode)
+        self._seen: dict[Path, tuple[tuple[int, int, int], CheckpointInfo, frozenset[str]]] = {}
 
     def paths(self) -> list[tuple[int, Path]]:
         """Every checkpoint file, by number."""
@@ -201,9 +205,31 @@ class CheckpointStore:
         """One checkpoint as JSON-able data (raises if it cannot be read)."""
         return to_json(read_checkpoint(path), str(path))
 
+    def summary(self, number: int, path: Path) -> tuple[CheckpointInfo, frozenset[str]]:
+        """Info and referenced digests of one checkpoint, read once per version of the file."""
+        try:
+            st = path.stat()
+            key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            key = (-1, -1, -1)
+        seen = self._seen.get(path)
+        if seen is not None and seen[0] == key:
+            return dataclasses.replace(seen[1]), seen[2]
+        info, body = self.inspect(number, path)
+        digests: frozenset[str] = frozenset()
+        if body is not None and info.valid:
+            digests = frozenset(
+                e.digest for e in manifest_of(body, str(path)) if e.digest is not None
+            )
+        if key[0] >= 0:
+            self._seen[path] = (key, dataclasses.replace(info), digests)
+        return info, digests
+
     def list(self, verify_objects: bool = False) -> list[CheckpointInfo]:
         """Every checkpoint, by number; invalid ones have ``valid=False`` and the error."""
-        return [self.inspect(n, p, verify_objects)[0] for n, p in self.paths()]
+        if verify_objects:
+            return [self.inspect(n, p, True)[0] for n, p in self.paths()]
+        return [self.summary(n, p)[0] for n, p in self.paths()]
 
     def newest_valid(
         self, verify_objects: bool = True
@@ -223,8 +249,8 @@ class CheckpointStore:
         than that window (a damaged newest file stays, for inspection). With no valid
         checkpoint at all nothing is deleted.
         """
-        read = [self.inspect(n, p) for n, p in self.paths()]
-        valid = [(i, b) for i, b in read if i.valid and b is not None]
+        read = [self.summary(n, p) for n, p in self.paths()]
+        valid = [(i, d) for i, d in read if i.valid]
         if not valid:
             return []
         window = valid[-max(1, keep_last) :]
@@ -233,11 +259,12 @@ class CheckpointStore:
         keep |= {i.number for i, _ in valid if i.trigger == PHASE_COMPLETE}
         doomed = [i.path for i, _ in read if i.number not in keep and (i.valid or i.number < floor)]
         digests: set[str] = set()
-        for info, body in valid:
+        for info, refs in valid:
             if info.number in keep:
-                digests.update(e.digest for e in manifest_of(body, str(info.path)) if e.digest)
+                digests |= refs
         deleted: builtins.list[Path] = []
         for path in doomed:
+            self._seen.pop(path, None)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 deleted.append(path)

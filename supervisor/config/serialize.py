@@ -60,14 +60,21 @@ def config_to_toml(cfg: Config) -> str:
     return header + tomli_w.dumps(data)
 
 
+RELOADABLE_SECTIONS = ("limits", "recovery", "error_handling", "notifications")
+
+
 def config_hash(cfg: Config) -> str:
     """sha256 hex of the canonical JSON of ``cfg`` without its runtime-only knobs.
 
     Session id, time scale, test-runs directory and source are left out, so a session
-    restored at another time scale (or moved) still matches its checkpoints.
+    restored at another time scale (or moved) still matches its checkpoints; so are the
+    sections a running session may reload (SIGHUP: limits, recovery, error handling,
+    notifications), so checkpoints taken before a reload still match after it.
     """
     data = config_to_dict(cfg)
     data.pop("source", None)
+    for section in RELOADABLE_SECTIONS:
+        data.pop(section, None)
     for key in RUNTIME_ONLY_SESSION_KEYS:
         data["session"].pop(key, None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -5,7 +5,8 @@ Exit codes (README.md "Exit codes"):
   1   the session failed, or a critical criterion failed (other verbs: the action failed)
   2   config or usage error (nothing was started or changed)
   3   a checkpoint file is corrupt, of an unknown version, or does not match the session
-  130 the session was interrupted (Ctrl+C, SIGTERM, `supervisor stop`)
+  130 the session was interrupted: Ctrl+C (SIGINT) or `supervisor stop`; stopped by another
+      signal N: 128 + N (SIGTERM: 143). A final checkpoint and a partial report are written.
 """
 
 from __future__ import annotations
@@ -68,6 +69,13 @@ def run_mega_test(project: str | None, hours: float | None, agents: int | None,
             click.echo(render_plan(cfg, cfg.session.id))
             click.echo("\ndry run: nothing was started")
             return
+        if cfg.control.http_enabled:
+            from supervisor.control.http import check_port
+
+            try:
+                check_port(cfg.control.http_port, cfg.control.port_fallback)
+            except SupervisorError as e:
+                fail(e, EXIT_USAGE)  # nothing was created: a usage error
         layout = create_session(cfg)
     except SupervisorError as e:
         fail(e)
@@ -467,5 +475,4 @@ def _alive(found: Any) -> bool:
     return supervisor_pid(found.layout) is not None
 
 
-from supervisor.control import cli_report  # noqa: E402,F401  (registers verbs)
-from supervisor.control import cli_daemon  # noqa: E402,F401  (registers verbs)
+from supervisor.control import cli_daemon, cli_report  # noqa: E402,F401  (registers verbs)

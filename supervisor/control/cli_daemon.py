@@ -139,7 +139,9 @@ def reload_cmd(ctx: click.Context, timeout: float) -> None:
         info = _reload_info(runs)
         if info.get("count", 0) > before:
             if info.get("ok"):
-                click.echo(f"reloaded: {', '.join(info.get('schedules') or []) or 'no schedules'}")
+                off = info.get("disabled") or []
+                click.echo(f"reloaded: {', '.join(info.get('schedules') or []) or 'no schedules'}"
+                           + (f" (disabled: {', '.join(off)})" if off else ""))
                 return
             fail(f"reload failed, the daemon keeps its old schedules:\n{info.get('error')}",
                  EXIT_USAGE)

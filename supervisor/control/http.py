@@ -336,3 +336,21 @@ async def start_http_server(
         raise
     log.info("http_listening", session_id=target.session_id, url=info.url)
     return HttpServer(runner, info, path)
+
+
+def check_port(port: int, fallback: bool) -> None:
+    """Before a session is created: refuse a fixed port that is taken when there is no
+    fallback, so the user gets the error and no half-made session directory."""
+    if port == 0 or fallback:
+        return
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ControlError(f"port {port} on {HOST} is in use "
+                                   "(set [control] http_port, or port_fallback = true)") from None
+            raise ControlError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None

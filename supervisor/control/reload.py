@@ -159,8 +159,9 @@ async def apply_reload(runner: SessionRunner) -> dict[str, Any]:
 
     Logs one ``config_changed`` line per applied value and one ``config_needs_restart``
     line per value that cannot change in flight; journals a ``config_reload`` record; on
-    a change, rewrites ``config.json`` (the config as run) and calls
-    ``runner.on_config_reloaded(old, new)``. A file that does not load changes nothing.
+    a change, calls ``runner.on_config_reloaded(old, new)`` (the recovery manager takes
+    the new specs) and rewrites ``config.json`` (the config as run, so a resume keeps
+    it). A file that does not load, or specs a part refuses, change nothing.
     """
     path = runner.layout.config_toml
     old = runner.cfg
@@ -180,9 +181,17 @@ async def apply_reload(runner: SessionRunner) -> dict[str, Any]:
     if diff.applied:
         new = plan.config
         runner.cfg = new
+        try:
+            runner.on_config_reloaded(old, new)
+        except Exception as e:  # a part refused the new specs: keep running with the old
+            runner.cfg = old
+            log.exception("config_reload_failed", path=str(path), error=str(e))
+            runner.ledger.record("config_reload", t, ok=False, path=str(path),
+                                 error=f"applying failed: {e}"[:2000])
+            return {"ok": False, "error": f"applying the new config failed: {e}",
+                    "path": str(path)}
         runner.config_hash = config_hash(new)
         await asyncio.to_thread(write_json_atomic, runner.layout.config_json, config_to_dict(new))
-        runner.on_config_reloaded(old, new)
     runner.ledger.record("config_reload", t, ok=True, path=str(path), **diff.to_json())
     log.info("config_reloaded", path=str(path), applied=len(diff.applied),
              needs_restart=len(diff.needs_restart))

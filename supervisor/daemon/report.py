@@ -10,30 +10,36 @@ from rich.console import Console
 from rich.table import Table
 
 from supervisor.clock import Clock
-from supervisor.control.sessions import all_sessions
-from supervisor.daemon.launcher import process_alive
 from supervisor.daemon.pidfile import daemon_pid
+from supervisor.daemon.running import running_sessions
+from supervisor.daemon.schedules import ScheduleSpec, load_schedules
 from supervisor.daemon.state import load_state, parse_iso, state_path
+from supervisor.errors import SupervisorError
 
 
 def daemon_status(test_runs: Path, now_wall: float | None = None) -> dict[str, Any]:
     now = Clock().wall() if now_wall is None else now_wall
     pid = daemon_pid(test_runs)
     state = load_state(test_runs)
-    sessions = [s.row() for s in all_sessions(test_runs) if s.alive]
-    up = {r["session_id"] for r in sessions}
-    for run in state.runs:
-        if run.state == "launched" and run.session_id not in up \
-                and process_alive(run.pid, run.create_time):
-            sessions.append({"session_id": run.session_id, "status": "starting", "phase": None,
-                             "progress_percent": None, "pid": run.pid, "age_seconds": None,
-                             "path": str(Path(test_runs) / run.session_id)})
+    sessions = []
+    for r in running_sessions(test_runs, state.runs):
+        row = r.info.row() if r.info else {
+            "session_id": r.session_id, "status": "starting", "phase": None,
+            "progress_percent": None, "pid": r.pid, "age_seconds": None,
+            "path": str(Path(test_runs) / r.session_id)}
+        sessions.append({**row, "agents": r.agents})
     schedules = []
     for name, rec in state.schedules.items():
         schedules.append({"name": name, "trigger": rec.trigger, "last_fire": rec.last_fire,
                           "last_run": rec.last_run, "last_outcome": rec.last_outcome,
                           "next_fire": rec.next_fire,
                           "next_in_seconds": _until(rec.next_fire, now)})
+    for spec in _file_schedules(state.daemon.get("schedules_file")):
+        if spec.name not in state.schedules:  # disabled, or never run by a daemon yet
+            schedules.append({"name": spec.name, "trigger": spec.trigger_text,
+                              "last_fire": None, "last_run": None,
+                              "last_outcome": "" if spec.enabled else "disabled",
+                              "next_fire": None, "next_in_seconds": None})
     return {
         "daemon": {"running": pid is not None, "pid": pid if pid and pid > 0 else None,
                    **{k: v for k, v in state.daemon.items() if k != "pid"},
@@ -51,6 +57,15 @@ def daemon_status(test_runs: Path, now_wall: float | None = None) -> dict[str, A
     }
 
 
+def _file_schedules(path: str | None) -> list[ScheduleSpec]:
+    if not path:
+        return []
+    try:
+        return list(load_schedules(Path(path)).schedules)
+    except SupervisorError:
+        return []
+
+
 def _until(iso_text: str | None, now: float) -> float | None:
     if not iso_text:
         return None
@@ -58,16 +73,16 @@ def _until(iso_text: str | None, now: float) -> float | None:
 
 
 def _when(iso_text: str | None) -> str:
-    return iso_text[:19].replace("T", " ") + " UTC" if iso_text else "-"
+    return iso_text[:16].replace("T", " ") if iso_text else "-"
 
 
 def _rel(seconds: float | None) -> str:
-    from supervisor.plan import fmt_duration
-
     if seconds is None:
         return ""
-    days, rest = divmod(abs(seconds), 86400)
-    text = (f"{int(days)}d " if days else "") + fmt_duration(rest)
+    days, rest = divmod(int(abs(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    text = (f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m" if hours
+            else f"{rest // 60}m {rest % 60}s" if rest >= 60 else f"{rest}s")
     return f"in {text}" if seconds >= 0 else f"{text} overdue"
 
 
@@ -75,25 +90,25 @@ def render_status(report: dict[str, Any], console: Console | None = None) -> Non
     out = console or Console()
     d = report["daemon"]
     if d["running"]:
-        out.print(f"daemon: running (pid {d['pid']}) since {_when(d.get('started'))}; "
+        out.print(f"daemon: running (pid {d['pid']}) since {_when(d.get('started'))} UTC; "
                   f"schedules from {d.get('schedules_file', '?')}")
     elif d["has_state"]:
-        out.print(f"daemon: not running (last stopped {_when(d.get('stopped'))}); the next "
+        out.print(f"daemon: not running (stopped {_when(d.get('stopped'))} UTC); the next "
                   "runs below are as of its last save")
     else:
         out.print("daemon: not running, and it has never run for this test_runs directory")
     rl = report["reload"]
     if rl.get("count"):
-        out.print(f"last reload {_when(rl.get('time'))}: "
+        out.print(f"last reload {_when(rl.get('time'))} UTC: "
                   + ("ok" if rl.get("ok") else f"FAILED, old schedules kept: {rl.get('error')}"))
     if report["schedules"]:
         t = Table(box=None, header_style="bold", title="schedules", title_justify="left")
-        for col in ("schedule", "trigger", "last run", "outcome", "next run", ""):
-            t.add_column(col)
+        for col in ("schedule", "when", "last run (UTC)", "next run (UTC)", ""):
+            t.add_column(col, no_wrap=col != "when")
         for s in report["schedules"]:
-            t.add_row(s["name"], s["trigger"] or "-", _when(s["last_fire"]),
-                      s["last_outcome"] or "-", _when(s["next_fire"]) if s["next_fire"]
-                      else "disabled", _rel(s["next_in_seconds"]))
+            trig = (s["trigger"] or "-").removeprefix("cron ").strip("'")
+            last = _when(s["last_fire"]) + (f" {s['last_outcome']}" if s["last_outcome"] else "")
+            t.add_row(s["name"], trig, last, _when(s["next_fire"]), _rel(s["next_in_seconds"]))
         out.print(t)
     if report["queued"]:
         out.print("queued: " + ", ".join(f"{q['run']} ({q['agents']} agents)"

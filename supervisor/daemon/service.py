@@ -32,7 +32,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from supervisor import logs
 from supervisor.clock import Clock
-from supervisor.control.sessions import all_sessions
 from supervisor.daemon import capacity
 from supervisor.daemon.alerts import send_alert
 from supervisor.daemon.crashwatch import CrashWatch
@@ -44,6 +43,7 @@ from supervisor.daemon.launcher import (
     resolve_run,
 )
 from supervisor.daemon.pidfile import DaemonLock
+from supervisor.daemon.running import running_sessions
 from supervisor.daemon.schedules import DaemonSpec, first_fire_time, load_schedules, make_trigger
 from supervisor.daemon.state import (
     DaemonState,
@@ -55,7 +55,6 @@ from supervisor.daemon.state import (
     save_state,
 )
 from supervisor.errors import SupervisorError
-from supervisor.session.files import read_json
 from supervisor.session.layout import SessionLayout
 from supervisor.session.lock import supervisor_pid
 from supervisor.session.status import read_status_word
@@ -80,6 +79,7 @@ class Daemon:
         self.crash: CrashWatch | None = None
         self._stop: asyncio.Event | None = None
         self._saved = ""
+        self._loaded = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def now(self) -> datetime:
@@ -102,6 +102,7 @@ class Daemon:
                 log.error("daemon_start_failed", error=str(e))
                 raise
             self.state = load_state(self.runs)
+            self._loaded = True  # from here on the state may be saved
             self.state.daemon = {"pid": os.getpid(), "started": iso(self.now()),
                                  "schedules_file": str(self.path.resolve()),
                                  "test_runs": str(self.runs)}
@@ -115,12 +116,11 @@ class Daemon:
             self._reopen_runs()
             self.tick()  # crash watch at start
             await self._stop.wait()
-            log.info("daemon_stopping", running=[s for s in self.children])
+            log.info("daemon_stopping", running=list(self.children))
             return 0
-        except SupervisorError:
-            raise
-        except Exception as e:  # a bug: say so in the log before the traceback
-            log.exception("daemon_crashed", error=str(e))
+        except Exception as e:
+            if not isinstance(e, SupervisorError):  # a bug: in the log before the traceback
+                log.exception("daemon_crashed", error=str(e))
             raise
         finally:
             if self.scheduler is not None and self.scheduler.running:
@@ -129,9 +129,10 @@ class Daemon:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(t, 5)
             self._remove_signals()
-            with contextlib.suppress(Exception):
-                self.state.daemon["stopped"] = iso(self.now())
-                self.save()
+            if self._loaded:  # never overwrite a state file this run could not read
+                with contextlib.suppress(Exception):
+                    self.state.daemon["stopped"] = iso(self.now())
+                    self.save()
             logs.close()
             self.lock.release()
 
@@ -184,8 +185,9 @@ class Daemon:
         for name, s in wanted.items():
             job = sched.get_job(JOB_PREFIX + name)
             if job is not None and job.kwargs.get("trigger") == s.trigger_text \
-                    and job.misfire_grace_time == _grace(s.misfire_grace_seconds):
-                continue
+                    and job.misfire_grace_time == _grace(s.misfire_grace_seconds) \
+                    and str(getattr(job.trigger, "timezone", "")) == self.spec.timezone:
+                continue  # unchanged: keeps its next fire time
             rec = self.state.schedules.get(name)
             last = parse_iso(rec.last_fire) if rec and rec.last_fire else None
             trigger = make_trigger(s, self.spec.tz, now)
@@ -206,18 +208,17 @@ class Daemon:
         if self.scheduler is None:
             return
         current = {s.name for s in self.spec.schedules}
-        for name, rec in self.state.schedules.items():
+        for name, old in self.state.schedules.items():
             if name not in current:
-                rec.next_fire = None  # removed from the file
+                old.next_fire = None  # removed from the file
         for s in self.spec.schedules:
             job = self.scheduler.get_job(JOB_PREFIX + s.name) if s.enabled else None
-            rec = self.state.schedules.get(s.name)
             nxt = iso(job.next_run_time) if job is not None and job.next_run_time else None
-            if rec is None:
+            if s.name not in self.state.schedules:
                 if nxt is None:
                     continue
-                rec = self.state.schedules[s.name] = ScheduleRecord(trigger=s.trigger_text)
-            rec.next_fire = nxt
+                self.state.schedules[s.name] = ScheduleRecord(trigger=s.trigger_text)
+            self.state.schedules[s.name].next_fire = nxt
 
     def _on_job_event(self, event: JobEvent) -> None:
         try:
@@ -320,19 +321,9 @@ class Daemon:
                      status=word)
 
     def occupants(self) -> list[capacity.Occupant]:
-        """Sessions that hold capacity: every live session in test_runs, and runs we
-        launched whose process is up but whose session has not taken its lock yet."""
-        ours = {r.session_id: r for r in self.state.runs if r.state == "launched"}
-        occ: dict[str, capacity.Occupant] = {}
-        for s in all_sessions(self.runs):
-            if s.alive:
-                run = ours.get(s.session_id)
-                occ[s.session_id] = capacity.Occupant(
-                    s.session_id, run.agents if run else _session_agents(s.layout.config_json))
-        for sid, run in ours.items():
-            if sid not in occ and process_alive(run.pid, run.create_time):
-                occ[sid] = capacity.Occupant(sid, run.agents)
-        return list(occ.values())
+        """Sessions that hold capacity (see running.py)."""
+        return [capacity.Occupant(r.session_id, r.agents)
+                for r in running_sessions(self.runs, self.state.runs)]
 
     def _drain(self) -> None:
         queue = self.state.queued()
@@ -380,7 +371,8 @@ class Daemon:
                 self.crash.spec = spec.crash_watch
             self._sync_jobs()
             self.state.reload = {"count": count, "time": iso(self.now()), "ok": True,
-                                 "schedules": [s.name for s in spec.schedules]}
+                                 "schedules": [s.name for s in spec.schedules if s.enabled],
+                                 "disabled": [s.name for s in spec.schedules if not s.enabled]}
             log.info("reloaded", schedules=[s.name for s in spec.schedules if s.enabled])
         self.save()
 
@@ -394,9 +386,3 @@ async def _fire(trigger: str) -> str:
     """The job of a schedule: the daemon acts on its execution event (see the module doc)."""
     return trigger
 
-
-def _session_agents(config_json: Path) -> int:
-    try:
-        return int(read_json(config_json)["session"]["agent_count"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 1

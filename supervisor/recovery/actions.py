@@ -5,8 +5,10 @@ The runner holds one and calls it from its seams: ``on_error_event``, ``on_stder
 ``on_tick`` (monitors, limits, and the actions that must run on the session loop).
 
 A failure is recorded (journal ``failure`` record, log), ``decide``d (the pure table in
-``policy.py``, history before it) and then carried out in a task of its own, one at a
-time per agent (an *episode*, ``episodes.py``):
+``policy.py``, history before it) and then carried out in a task of its own by
+``executor.py`` (an *episode*, ``episodes.py``), one at a time per agent; the monitors
+are in ``monitors.py``, the limits in ``limit_actions.py``, what is done to agents and
+to the session in ``operations.py``, alerts in ``notify.py``:
 
 - ``retry``/``throttle_retry``: the agent is throttled (``throttle {seconds}``) for the
   backoff, and the session waits the same backoff with session time held; it has recovered
@@ -34,31 +36,24 @@ failure to the outcome (backoff waits and pauses included).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_none,
-)
-
 from supervisor import logs
 from supervisor.agents.protocol import Event
+from supervisor.config.schema import Config
 from supervisor.limits import Limits, LimitVerdict
 from supervisor.recovery.classify import Classifier, Failure
 from supervisor.recovery.consensus import VoteTracker
-from supervisor.recovery.episodes import Episode, Probe, wait_from_attempt
+from supervisor.recovery.episodes import Episode
+from supervisor.recovery.executor import ActionExecutor
 from supervisor.recovery.limit_actions import LimitEnforcer
 from supervisor.recovery.monitors import AgentReading, HealthChecks, disk_failure
 from supervisor.recovery.notify import Notifier
 from supervisor.recovery.operations import AgentOps, StepFailed
-from supervisor.recovery.policy import RecoveryHistory, decide, episode_key
+from supervisor.recovery.policy import RecoveryHistory, decide
 from supervisor.session.state import AgentState, SessionStatus
 
 if TYPE_CHECKING:
@@ -70,17 +65,9 @@ log = logs.get("recovery")
 STATE_SCHEMA = 1
 DEDUP_WALL_SECONDS = 2.0  # the same failure seen by two sources this close is one failure
 DISK_CHECK_WALL_SECONDS = 1.0
-MIN_PROBE_SECONDS = 60.0
-# Silence shorter than IDLE_WALL_FLOOR wall seconds is never a hang, and a probe is given
-# at least PROBE_WALL_FLOOR, whatever the time scale: process start-up and scheduling take
-# wall time (at 600x one wall second is ten session minutes).
+# Silence shorter than this many wall seconds is never a hang, whatever the time scale
+# (process scheduling is wall time: at 600x one wall second is ten session minutes).
 IDLE_WALL_FLOOR_SECONDS = 1.0
-PROBE_WALL_FLOOR_SECONDS = 2.0
-HINT = ("The supervisor retried your step after a {type}: {message}. Answer strictly in the "
-        "protocol: one JSON object per line, tool-call arguments as valid JSON, shorter "
-        "steps.")
-RELAUNCH_ACTIONS = frozenset({"restart_agent", "restore_checkpoint"})
-SESSION_ACTIONS = frozenset({"escalate", "stop", "pause_alert", "log_continue"})
 
 
 class RecoveryManager:
@@ -93,6 +80,7 @@ class RecoveryManager:
         self.limits = Limits(cfg.limits)
         self.votes = VoteTracker(cfg.consensus)
         self.flags: list[dict[str, Any]] = []
+        self._closing: list[dict[str, Any]] = []  # escalations a resume closed
         self._restore(saved or {})
         self.limits.tokens_used = max(self.limits.tokens_used, runner.counters.tokens)
         self.health = HealthChecks(self.classifier, self.limits, self.votes,
@@ -103,13 +91,13 @@ class RecoveryManager:
                                              record=self._journal_alert, view=runner.view)
         self.ops = AgentOps(runner)
         self.enforcer = LimitEnforcer(self)
+        self.executor = ActionExecutor(self)
         self.rng = rng or random.Random(f"{cfg.session.seed}:recovery")
         self.episodes: dict[int, Episode] = {}
         self.awaiting: dict[str, Any] | None = None  # paused for a human
-        self._locks: dict[str, asyncio.Lock] = {}
         self._recent: dict[tuple[str | None, str], tuple[str, float]] = {}
         self._ops: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = deque()
-        self._floor: dict[str, float] = {}  # agent -> session time its idle clock restarts
+        self.floor: dict[str, float] = {}  # agent -> session time its idle clock restarts
         self._seen: dict[str, tuple[int, float, Any]] = {}  # agent -> (events, wall, host)
         self._disk_at = -1e18
         self._disk_task: asyncio.Task[None] | None = None
@@ -178,8 +166,8 @@ class RecoveryManager:
                     attempt=attempt, message=failure.message[:300], reason=d.reason)
         ep = Episode(seq, failure, d, r.phase, r.clock.now(), t, dead=dead)
         self.episodes[seq] = ep
-        r._spawn_task(self._run(ep), f"recovery-{seq}")
-        self._sync_status()
+        r._spawn_task(self.executor.run(ep), f"recovery-{seq}")
+        self.sync_status()
         return ep
 
     def _duplicate(self, failure: Failure, origin: str) -> bool:
@@ -194,256 +182,8 @@ class RecoveryManager:
         self._recent[key] = (origin, now)
         return prev is not None and prev[0] != origin and now - prev[1] <= DEDUP_WALL_SECONDS
 
-    # ================================================================== carry out
-    async def _run(self, ep: Episode) -> None:
-        # agent-level actions one at a time per agent; the session-wide ones (pause,
-        # escalate, stop, log) never wait behind an agent's backoff
-        d = ep.decision
-        session_wide = d.escalate or d.action in SESSION_ACTIONS
-        lock = self._locks.setdefault(ep.agent or "*", asyncio.Lock())
-        try:
-            async with contextlib.nullcontext() if session_wide else lock:
-                ep.state = "acting"
-                self._sync_status()
-                outcome, extra = await self._carry_out(ep)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.exception("recovery_crashed", failure_seq=ep.seq, error=str(e))
-            outcome, extra = "failed", {"detail": f"recovery failed: {e}"}
-        self._finish(ep, outcome, extra)
-
-    async def _carry_out(self, ep: Episode) -> tuple[str, dict[str, Any]]:
-        d = ep.decision
-        if d.escalate or d.action == "escalate":
-            return await self._escalate(ep, d.reason)
-        if d.action == "stop":
-            return await self._stop(ep)
-        if d.action == "log_continue":
-            self.flags.append({"t": round(ep.started_t, 1), "agent": ep.agent, "type": ep.type,
-                               "message": ep.failure.message[:200]})
-            del self.flags[:-50]
-            return "recovered", {"flagged": True}
-        if d.action == "pause_alert":
-            return await self._pause_alert(ep)
-        if d.action == "restore_checkpoint" and (ep.agent is None
-                                                 or ep.type == "data_corruption"):
-            return await self._restore_session(ep)
-        if ep.agent is None:  # a session-wide failure with an agent action: wait, go on
-            await self._backoff(ep, d.wait_seconds)
-            return "recovered", {}
-        return await self._agent_loop(ep)
-
-    async def _agent_loop(self, ep: Episode) -> tuple[str, dict[str, Any]]:
-        d = ep.decision
-        self._record(ep, "pending", {})
-        await self._backoff(ep, d.wait_seconds)
-        tries = max(1, d.max_attempts - d.attempt + 1)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(tries),
-            wait=wait_from_attempt(d.backoff, d.attempt, self.rng) if d.backoff else wait_none(),
-            sleep=lambda s: self._backoff(ep, s),
-            retry=retry_if_exception(lambda e: isinstance(e, StepFailed) and not e.final),
-            before_sleep=lambda rs: self._retrying(ep, rs),
-            reraise=True)
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._step(ep)
-        except StepFailed as e:
-            if e.final or self.r.stopping:
-                return "failed", {"detail": str(e)}
-            self.history.escalations += 1
-            return await self._escalate(
-                ep, f"{d.action} did not recover {ep.type} of {ep.agent} after {ep.tries} "
-                    f"tries ({e}); attempts exhausted")
-        return "recovered", {}
-
-    def _retrying(self, ep: Episode, rs: RetryCallState) -> None:
-        key = episode_key(ep.agent, ep.type)
-        self.history.attempts[key] = self.history.attempts.get(key, 0) + 1
-        exc = rs.outcome.exception() if rs.outcome is not None else None
-        log.info("recovery_retry", failure_seq=ep.seq, agent=ep.agent, type=ep.type,
-                 tries=ep.tries, error=str(exc))
-
-    async def _step(self, ep: Episode) -> None:
-        """One try of the action, then wait (bounded) for the agent to show it worked."""
-        aid = ep.agent
-        assert aid is not None
-        action = ep.decision.action
-        ep.tries += 1
-        ep.state = "acting"
-        host = self.ops.host(aid)
-        probe = "progress"
-        if action == "switch_model":
-            model, index = self.ops.next_model(aid)
-            ep.detail["model"] = model
-            if host is not None and "switch_model" in host.capabilities:
-                await self.ops.send(aid, "switch_model", model=model)
-                host.model = model
-                self.r.ledger.record("model_switch", self.r.timer.elapsed(), agent=aid,
-                                     model=model, index=index, how="command")
-            else:
-                await self._relaunch(ep, f"switch model to {model}")
-                self.r.ledger.record("model_switch", self.r.timer.elapsed(), agent=aid,
-                                     model=model, index=index, how="restart")
-        elif action == "modify_prompt":
-            text = HINT.format(type=ep.type, message=ep.failure.message[:200])
-            path = await asyncio.to_thread(self.ops.write_hint, aid, text)
-            ep.detail["hint_file"] = str(path)
-            if host is not None and "prompt_hint" in host.capabilities:
-                await self.ops.send(aid, "prompt_hint", text=text, path=str(path))
-            else:
-                await self._relaunch(ep, "retry with a modified prompt")
-        elif action == "compress_context":
-            caps = host.capabilities if host is not None else set()
-            if host is not None and caps & {"compress", "compress_context"}:
-                await self.ops.send(aid, "compress_context")
-            else:
-                await self._relaunch(ep, "fresh context")
-            probe = {"monitor": "context"}.get(ep.failure.source, "progress")
-            if ep.failure.message.startswith("rss"):
-                probe = "rss"
-        elif action in RELAUNCH_ACTIONS:
-            state = None
-            if action == "restore_checkpoint":
-                state, label = await self._on_loop(lambda: self.ops.checkpoint_state(aid))
-                ep.detail["restored_from"] = label
-            await self._relaunch(ep, f"{ep.type}: {action}", state)
-        elif host is None:  # retry of an agent that died: relaunch it
-            await self._relaunch(ep, f"{ep.type}: relaunch")
-        await self._probe(ep, probe)
-
-    async def _relaunch(self, ep: Episode, why: str,
-                        state: dict[str, Any] | None = None) -> None:
-        aid = ep.agent
-        assert aid is not None
-        await self._on_loop(lambda: self.ops.relaunch(aid, ep.phase, why, state))
-        ep.dead = False
-        ep.detail["relaunched"] = ep.detail.get("relaunched", 0) + 1
-        self._floor[aid] = self.r.timer.elapsed()
-
-    async def _probe(self, ep: Episode, kind: str) -> None:
-        aid = ep.agent
-        assert aid is not None
-        a = self.r.counters.agent(aid)
-        window = max(MIN_PROBE_SECONDS, self.limits.idle_limit_seconds())
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ep.probe = Probe(kind, a.tool_calls - a.tool_calls_failed, a.tokens,
-                         self.r.timer.elapsed() + window, fut,
-                         self.r.clock.monotonic() + PROBE_WALL_FLOOR_SECONDS)
-        ep.state = "probing"
-        self._sync_status()
-        try:
-            await fut
-        finally:
-            ep.probe = None
-
-    async def _backoff(self, ep: Episode, seconds: float) -> None:
-        """Wait a backoff: the agent throttled for it, session time held (not phase time)."""
-        if seconds <= 0:
-            return
-        ep.state = "waiting"
-        ep.waited += seconds
-        self._sync_status()
-        if ep.agent is not None and self.ops.host(ep.agent) is not None:
-            if await self.ops.send(ep.agent, "throttle", seconds=round(seconds, 3)):
-                self.enforcer.mark_throttled(ep.agent, seconds)
-        await self._held_sleep(seconds)
-        ep.state = "acting"
-
-    async def _held_sleep(self, seconds: float) -> None:
-        self.r.timer.hold()
-        try:
-            await self.r.clock.sleep(seconds)
-        finally:
-            self.r.timer.release()
-
-    async def _escalate(self, ep: Episode, reason: str) -> tuple[str, dict[str, Any]]:
-        sid = self.r.session_id
-        if ep.action != "escalate":  # a loop past its bounds: the table's action gave up
-            ep.detail["from_action"] = ep.action
-            ep.action = "escalate"
-        self._await_human(ep, "escalate", reason)
-        self.notifier.alert(
-            ep.type, f"escalated to a human: {reason}. Resume with `supervisor resume {sid}`",
-            "critical", ep.agent, self.r.timer.elapsed(), self.r.clock.wall(),
-            failure_seq=ep.seq)
-        if ep.type == "consensus_deadlock":
-            self.votes.clear()
-        await self._on_loop(self.ops.pause)
-        return "escalated", {"reason": reason}
-
-    async def _pause_alert(self, ep: Episode) -> tuple[str, dict[str, Any]]:
-        sid = self.r.session_id
-        freed = await asyncio.to_thread(self.ops.clean_up) if ep.type == "disk_full" else 0
-        self._await_human(ep, "pause_alert", ep.decision.reason)
-        self.notifier.alert(
-            ep.type, f"{ep.type}: {ep.failure.message}; session paused "
-                     f"(cleaned up {freed} bytes). Fix it, then `supervisor resume {sid}`",
-            "critical", ep.agent, self.r.timer.elapsed(), self.r.clock.wall(),
-            failure_seq=ep.seq)
-        await self._on_loop(self.ops.pause)
-        return "pending", {"freed_bytes": freed}
-
-    async def _stop(self, ep: Episode) -> tuple[str, dict[str, Any]]:
-        reason = f"{ep.type}: {ep.failure.message}"
-        self.notifier.alert(ep.type, f"stopping the session: {reason}", "critical", ep.agent,
-                            self.r.timer.elapsed(), self.r.clock.wall(), failure_seq=ep.seq)
-
-        async def stop() -> None:
-            self.ops.stop_session(reason, SessionStatus.FAILED, 1)
-
-        await self._on_loop(stop)
-        return "failed", {"detail": "session stopped"}
-
-    async def _restore_session(self, ep: Episode) -> tuple[str, dict[str, Any]]:
-        self._record(ep, "pending", {})
-        await self._backoff(ep, ep.decision.wait_seconds)
-        try:
-            info = await self._on_loop(
-                lambda: self.ops.restore_session(ep.phase, f"{ep.type}: restore checkpoint"))
-        except StepFailed as e:
-            return await self._escalate(ep, f"restore of the last checkpoint failed: {e}")
-        return "recovered", {"restored_from": f"checkpoint {info['checkpoint']}"}
-
-    def _await_human(self, ep: Episode, action: str, reason: str) -> None:
-        ep.state = "awaiting_human"
-        if self.awaiting is None:
-            self.awaiting = {"since_t": round(self.r.timer.elapsed(), 1),
-                             "since_wall": round(self.r.clock.wall(), 3), "reason": reason,
-                             "type": ep.type, "agent": ep.agent, "action": action,
-                             "failures": [], "paused": False,
-                             "resume_with": f"supervisor resume {self.r.session_id}"}
-        self.awaiting["failures"].append(ep.seq)
-
-    # ================================================================== outcomes
-    def _record(self, ep: Episode, outcome: str, extra: dict[str, Any]) -> None:
-        r = self.r
-        done = outcome in ("recovered", "failed")
-        fields = {
-            "failure_seq": ep.seq, "agent": ep.agent, "type": ep.type,
-            "severity": ep.failure.severity, "action": ep.action,
-            "attempt": ep.decision.attempt, "tries": ep.tries, "outcome": outcome,
-            "wait_seconds": round(ep.waited if ep.tries or done else ep.decision.wait_seconds, 3),
-            "recovery_seconds": round(r.clock.now() - ep.started, 3) if done else None,
-            **ep.detail, **extra,
-        }
-        r.ledger.record("recovery", r.timer.elapsed(), **fields)
-        level = "info" if outcome in ("recovered", "pending") else "warning"
-        getattr(log, level)("recovery", **fields)
-
-    def _finish(self, ep: Episode, outcome: str, extra: dict[str, Any]) -> None:
-        self._record(ep, outcome, extra)
-        if outcome == "recovered":
-            self.history.record_success(ep.agent, ep.type, self.r.timer.elapsed())
-        if outcome not in ("escalated", "pending"):
-            ep.state = "done"
-            self.episodes.pop(ep.seq, None)
-        self._sync_status()
-
     # ================================================================== the loop
-    async def _on_loop(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def on_loop(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` on the session loop (at the next tick) and wait for its result."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._ops.append((fn, fut))
@@ -464,6 +204,10 @@ class RecoveryManager:
             else:
                 if not fut.done():
                     fut.set_result(result)
+        for w in self._closing:
+            r.ledger.record("recovery", r.timer.elapsed(), **w, outcome="recovered",
+                            by="human", detail="resumed by `supervisor resume`")
+        self._closing = []
         if self.awaiting is not None and r.paused:
             self.awaiting["paused"] = True
         self._check_human_resume()
@@ -472,7 +216,7 @@ class RecoveryManager:
         if not r.paused and not r.stopping:
             await self._monitors()
             self._schedule_disk_check()
-        self._sync_status()
+        self.sync_status()
 
     def _check_human_resume(self) -> None:
         r = self.r
@@ -487,7 +231,7 @@ class RecoveryManager:
             if ep is None:
                 continue
             ep.state = "done"
-            self._record(ep, "recovered", {"by": "human"})
+            self.executor.record(ep, "recovered", {"by": "human"})
             if ep.dead and ep.agent is not None and self.ops.host(ep.agent) is None:
                 r._spawn_task(self._relaunch_after_resume(ep), f"relaunch-{ep.agent}")
         self.notifier.alert("resumed", f"resumed by a human after: {aw['reason']}", "info",
@@ -497,7 +241,7 @@ class RecoveryManager:
         aid = ep.agent
         assert aid is not None
         try:
-            await self._on_loop(lambda: self.ops.relaunch(aid, ep.phase,
+            await self.on_loop(lambda: self.ops.relaunch(aid, ep.phase,
                                                           "relaunch after a human resumed"))
         except StepFailed as e:
             log.warning("relaunch_skipped", agent=aid, reason=str(e))
@@ -521,8 +265,6 @@ class RecoveryManager:
                     a.tokens > p.marker_tokens
             if ok:
                 p.future.set_result(None)
-            elif r.phase is not ep.phase:
-                p.future.set_exception(StepFailed("the phase ended", final=True))
             elif now > p.deadline and r.clock.monotonic() > p.wall_deadline:
                 p.future.set_exception(StepFailed(
                     f"no progress within {p.deadline - ep.started_t:.0f}s"))
@@ -543,10 +285,10 @@ class RecoveryManager:
             if quiet or seen is None or seen[0] != a.events or seen[2] is not host:
                 seen = self._seen[aid] = (a.events, mono, host)
             if quiet:
-                self._floor[aid] = now
+                self.floor[aid] = now
             quiet = quiet or mono - seen[1] < IDLE_WALL_FLOOR_SECONDS
             last = max(a.last_activity_t if a.last_activity_t is not None else -1e18,
-                       host.started_t, self._floor.get(aid, -1e18))
+                       host.started_t, self.floor.get(aid, -1e18))
             readings.append(AgentReading(aid, a.tokens, a.tool_calls, a.context, last,
                                          r.resources.get(aid, {}).get("rss_bytes"),
                                          watch_idle=not quiet))
@@ -559,15 +301,17 @@ class RecoveryManager:
     def _schedule_disk_check(self) -> None:
         r = self.r
         mono = r.clock.monotonic()
+        every = max(DISK_CHECK_WALL_SECONDS,
+                    r.cfg.monitoring.health_check_interval / r.clock.time_scale)
         if (self._disk_task is not None and not self._disk_task.done()) or \
-                mono - self._disk_at < DISK_CHECK_WALL_SECONDS or self.awaiting is not None:
+                mono - self._disk_at < every or self.awaiting is not None:
             return
         self._disk_at = mono
         self._disk_task = asyncio.get_running_loop().create_task(self._disk_check())
 
     async def _disk_check(self) -> None:
         try:
-            failure = await asyncio.to_thread(disk_failure, self.r.layout.root, self.limits,
+            failure = await self.ops.blocking(disk_failure, self.r.layout.root, self.limits,
                                               self.classifier)
         except Exception as e:
             log.warning("disk_check_failed", error=str(e))
@@ -575,7 +319,7 @@ class RecoveryManager:
         if failure is not None and not self.r.stopping:
             self.handle(failure, "monitor")
 
-    def _sync_status(self) -> None:
+    def sync_status(self) -> None:
         """``recovering`` while an episode is under way (a pause shows as paused)."""
         r = self.r
         if r.stopping or r.status.final or r.status == SessionStatus.STARTING:
@@ -596,6 +340,17 @@ class RecoveryManager:
                 ep.probe.future.set_exception(StepFailed("the session is stopping", final=True))
         self.ops.stop_session(f"token budget exhausted ({verdict.detail})",
                               SessionStatus.BUDGET_EXHAUSTED, 1)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config (SIGHUP): new rules, table, limits, consensus and notification
+        settings from now on; history, windows, open votes and alerts are kept."""
+        self.classifier = Classifier(cfg.error_handling, cfg.recovery, cfg.source)
+        self.limits.spec = cfg.limits
+        self.votes.spec = cfg.consensus
+        self.health.classifier = self.classifier
+        self.health.vote_timeout = cfg.consensus.vote_timeout_secs
+        self.health.consensus_enabled = cfg.consensus.enabled
+        self.notifier.spec = cfg.notifications
 
     # ================================================================== views & state
     def _journal_alert(self, entry: dict[str, Any]) -> None:
@@ -628,7 +383,10 @@ class RecoveryManager:
             "failures": self.r.counters.failures, "recoveries": self.r.counters.recoveries,
             "history": self.history.to_dict(), "limits": self.limits.to_dict(),
             "votes": self.votes.to_dict(), "flags": list(self.flags),
-            "awaiting_human": self.awaiting is not None,
+            "awaiting_human": None if self.awaiting is None else [
+                {"failure_seq": e.seq, "agent": e.agent, "type": e.type, "action": e.action,
+                 "severity": e.failure.severity}
+                for e in self.episodes.values() if e.seq in self.awaiting["failures"]],
         }
 
     def _restore(self, saved: Mapping[str, Any]) -> None:
@@ -647,5 +405,8 @@ class RecoveryManager:
                 except Exception as e:  # a bad part starts afresh; never fails the session
                     log.warning("recovery_state_unreadable", part=key, error=str(e))
         self.flags = [f for f in saved.get("flags", []) if isinstance(f, dict)]
-        if saved.get("awaiting_human"):  # brought back by `supervisor resume`: a human acted
+        waiting = saved.get("awaiting_human")
+        if waiting:  # brought back by `supervisor resume`: a human acted
             self.history.record_human_resume(self.r.timer.elapsed())
+            if isinstance(waiting, list):
+                self._closing = [w for w in waiting if isinstance(w, dict)]

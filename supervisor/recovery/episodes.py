@@ -38,7 +38,7 @@ class Probe:
     marker_tokens: int
     deadline: float  # session time (timer) by which it must have happened
     future: asyncio.Future[None]
-    wall_deadline: float = 0.0  # and the monotonic wall time (see PROBE_WALL_FLOOR_SECONDS)
+    wall_deadline: float = 0.0  # and the monotonic wall time (see executor.PROBE_WALL_FLOOR_SECONDS)
 
 
 @dataclass

@@ -52,7 +52,8 @@ class HealthChecks:
         self._calls: dict[str, int] = {}
 
     def prime(self, agent_id: str, tokens: int, tool_calls: int) -> None:
-        """Start counting an agent from these totals (on start and on resume)."""
+        """Count an agent from these totals on (on resume: what the limits already saw).
+        An agent never primed is counted from zero."""
         self._tokens[agent_id] = tokens
         self._calls[agent_id] = tool_calls
 
@@ -71,7 +72,7 @@ class HealthChecks:
 
     def _agent(self, r: AgentReading, now: float, verdicts: list[LimitVerdict]) -> list[Failure]:
         out: list[Failure] = []
-        new_tokens = r.tokens - self._tokens.get(r.agent_id, r.tokens)
+        new_tokens = r.tokens - self._tokens.get(r.agent_id, 0)
         self._tokens[r.agent_id] = r.tokens
         if new_tokens > 0:
             for v in self.limits.observe_tokens(r.agent_id, new_tokens, now, r.context):
@@ -80,7 +81,7 @@ class HealthChecks:
                                                     v.detail, r.agent_id))
                 else:
                     verdicts.append(v)
-        new_calls = r.tool_calls - self._calls.get(r.agent_id, r.tool_calls)
+        new_calls = r.tool_calls - self._calls.get(r.agent_id, 0)
         self._calls[r.agent_id] = r.tool_calls
         latest: dict[str, LimitVerdict] = {}
         for _ in range(min(max(0, new_calls), MAX_CALLS_PER_CHECK)):

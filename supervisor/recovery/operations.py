@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,9 @@ class StepFailed(SupervisorError):
 class AgentOps:
     def __init__(self, runner: SessionRunner):
         self.r = runner
+        # blocking work (file system walks, checkpoint reads) runs in a thread; tests
+        # replace this with an inline call to stay deterministic
+        self.blocking: Callable[..., Awaitable[Any]] = asyncio.to_thread
 
     # ---- reading ----
     def host(self, agent_id: str | None) -> AgentHost | None:
@@ -147,7 +151,7 @@ class AgentOps:
         r = self.r
         store = r.checkpoints.checkpointer.store
         try:
-            newest = await asyncio.to_thread(store.newest_valid, False)
+            newest = await self.blocking(store.newest_valid, False)
         except Exception as e:
             log.warning("checkpoint_read_failed", error=str(e))
             newest = None
@@ -167,7 +171,7 @@ class AgentOps:
         if phase is None or not self.can_launch(phase):
             raise StepFailed("the phase is over; nothing to restore into", final=True)
         ck = r.checkpoints.checkpointer
-        newest = await asyncio.to_thread(ck.store.newest_valid, True)
+        newest = await self.blocking(ck.store.newest_valid, True)
         if newest is None:
             raise StepFailed("no valid checkpoint to restore", final=True)
         info, body = newest
@@ -176,7 +180,7 @@ class AgentOps:
             for aid in list(r.hosts):
                 await self.stop_agent(aid, why)
             manifest = decode_manifest(body["manifest"], str(info.path))
-            await asyncio.to_thread(ck.snapshots.materialize, manifest, r.layout.project_dir,
+            await self.blocking(ck.snapshots.materialize, manifest, r.layout.project_dir,
                                     tuple(r.cfg.checkpoint.excludes))
             states = body.get("agent_states") or {}
             r.agent_states.update({k: v for k, v in states.items() if isinstance(v, dict)})

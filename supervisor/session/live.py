@@ -41,7 +41,7 @@ def phase_rows(plan: Sequence[PlannedPhase], current: int | None,
         if current is not None and p.index < current:
             state, done = "done", 1.0
         elif current is not None and p.index == current:
-            state = "running"
+            state = "done" if elapsed_s >= p.end_s else "running"
         elif current is None and elapsed_s >= p.end_s:
             state = "done"
         else:

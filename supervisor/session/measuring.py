@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logs.get("measure")
 SUMMARY_KEYS = ("passed", "failed", "errors", "skipped", "pass_rate", "coverage", "duration_s",
-                "exit_code", "timed_out")
+                "exit_code", "timed_out", "command")
 
 
 def _measure(project: Path, timeout: float, command: tuple[str, ...]) -> dict[str, Any]:
@@ -62,11 +62,12 @@ class ProjectMeasurer:
         """Measure the project as it is now, in the background."""
         if not self._has_project():
             return
-        task = asyncio.create_task(self._phase_run(phase), name=f"tests-{phase.name}")
+        at = self.r.timer.elapsed()
+        task = asyncio.create_task(self._phase_run(phase, at), name=f"tests-{phase.name}")
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _phase_run(self, phase: PlannedPhase) -> None:
+    async def _phase_run(self, phase: PlannedPhase, at: float) -> None:
         r = self.r
         try:
             summary = await asyncio.to_thread(_copy_and_measure, r.layout.project_dir,
@@ -74,13 +75,14 @@ class ProjectMeasurer:
         except Exception as e:
             log.exception("phase_tests_failed", phase=phase.name, error=str(e))
             return
-        self._record_phase(phase, summary)
+        self._record_phase(phase, summary, at)
 
-    def _record_phase(self, phase: PlannedPhase, summary: dict[str, Any]) -> None:
+    def _record_phase(self, phase: PlannedPhase, summary: dict[str, Any], at: float) -> None:
+        """Recorded with the session time of the phase end the figures belong to."""
         r = self.r
         r.loc = summary.get("lines_of_code")
         brief = {k: v for k, v in summary.items() if k != "loc_by_language"}
-        r.ledger.record("phase_tests", r.timer.elapsed(), index=phase.index, tests=brief)
+        r.ledger.record("phase_tests", at, index=phase.index, tests=brief, measured_at=r.timer.elapsed())
         log.info("project_tests", at=f"end of {phase.name}", **brief)
 
     async def drain(self) -> None:
@@ -103,6 +105,6 @@ class ProjectMeasurer:
         r.tests = summary
         r.loc = summary.get("lines_of_code")
         if last_phase is not None:
-            self._record_phase(last_phase, summary)
+            self._record_phase(last_phase, summary, r.timer.elapsed())
         r.ledger.record("final_tests", r.timer.elapsed(), tests=summary)
         log.info("project_tests", at="final", **{k: summary.get(k) for k in SUMMARY_KEYS})

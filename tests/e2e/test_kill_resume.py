@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     resume,
     write_config,
 )
+from tests.integration.conftest import assert_no_session_processes
 
 pytestmark = pytest.mark.slow
 ARGS = ("task_queue", "1", "3", "--time-scale", "720", "--seed", "3")
@@ -36,8 +37,9 @@ def _tool_calls_after(sess: Session, start: Rec, n: int) -> Rec:
 
 
 def test_kill_early_in_bootstrap(runs: Path, tmp_path: Path, sessions: list[Session]) -> None:
-    """Killed before the first checkpoint: resume rebuilds everything from the journal."""
-    sess = Session(runs, "boot", write_config(tmp_path / "c.toml"), *ARGS)
+    """Killed before the first checkpoint, the journal ending in a torn record: resume
+    rebuilds everything from the journal and drops the torn tail."""
+    sess = Session(runs, "e2e-boot", write_config(tmp_path / "c.toml"), *ARGS)
     sessions.append(sess)
     first = sess.wait_for(lambda r: r["k"] == "ev" and r["e"]["type"] == "tool_call",
                           what="the first tool call")
@@ -46,7 +48,10 @@ def test_kill_early_in_bootstrap(runs: Path, tmp_path: Path, sessions: list[Sess
     assert not any(r["k"] == "checkpoint" for r in killed.records)
     assert killed.agents, "no agent had started"
     assert_dead(killed.agents)  # parent-death signal: gone before anyone reaped them
-    r = resume(runs, "boot")
+    assert_no_session_processes(killed.root)
+    with open(killed.root / "events.wal", "ab") as fh:  # as a power loss mid-write leaves it
+        fh.write(b'{"seq":%d,"t":1.0,"k":"ev","a":"coder-2","e":{"type":"tok' % (killed.last_seq + 1))
+    r = resume(runs, "e2e-boot")
     records = check_resumed(killed, r)
     check_continued(killed, records)
 
@@ -54,7 +59,7 @@ def test_kill_early_in_bootstrap(runs: Path, tmp_path: Path, sessions: list[Sess
 def test_kill_mid_development(runs: Path, tmp_path: Path, sessions: list[Session]) -> None:
     """Killed mid-phase after a checkpoint: the phase and the agents' work continue, and
     the project's tests still pass at the end."""
-    sess = Session(runs, "dev", write_config(tmp_path / "c.toml", project_tests=True), *ARGS)
+    sess = Session(runs, "e2e-dev", write_config(tmp_path / "c.toml", project_tests=True), *ARGS)
     sessions.append(sess)
     cp = sess.wait_for(lambda r: r["k"] == "checkpoint" and r.get("phase") == "development",
                        what="a checkpoint in development")
@@ -62,7 +67,8 @@ def test_kill_mid_development(runs: Path, tmp_path: Path, sessions: list[Session
     killed = sess.kill()
     assert killed.phase_index() == 1 and not killed.phase_ended()
     assert_dead(killed.agents)
-    r = resume(runs, "dev")
+    assert_no_session_processes(killed.root)
+    r = resume(runs, "e2e-dev")
     records = check_resumed(killed, r)
     check_continued(killed, records)
     final = [x for x in records if x["k"] == "final_tests"][-1]["tests"]
@@ -72,13 +78,14 @@ def test_kill_mid_development(runs: Path, tmp_path: Path, sessions: list[Session
 def test_kill_right_after_phase_change(runs: Path, tmp_path: Path,
                                        sessions: list[Session]) -> None:
     """Killed the moment refinement starts: resume runs refinement, not development again."""
-    sess = Session(runs, "chg", write_config(tmp_path / "c.toml"), *ARGS)
+    sess = Session(runs, "e2e-chg", write_config(tmp_path / "c.toml"), *ARGS)
     sessions.append(sess)
     sess.wait_for(lambda r: r["k"] == "phase_start" and r["index"] == 2, what="refinement")
     killed = sess.kill()
     assert killed.phase_index() == 2
     assert_dead(killed.agents)
-    r = resume(runs, "chg")
+    assert_no_session_processes(killed.root)
+    r = resume(runs, "e2e-chg")
     records = check_resumed(killed, r)
     check_continued(killed, records)
     names = [x["name"] for x in records[len(killed.records):] if x["k"] == "phase_start"]
@@ -91,7 +98,7 @@ def test_kill_during_checkpoint_write(runs: Path, tmp_path: Path,
     before its file), with a torn temp file as a write cut short leaves: resume falls back
     to the previous checkpoint, ignores and cleans the torn file, and completes."""
     env = {PAUSE_ENV: "2:60"}  # checkpoint 2 (and later) waits 60 s before its file
-    sess = Session(runs, "ckw", write_config(tmp_path / "c.toml"), *ARGS, env=env)
+    sess = Session(runs, "e2e-ckw", write_config(tmp_path / "c.toml"), *ARGS, env=env)
     sessions.append(sess)
     sess.wait_log("checkpoint_test_pause")
     killed = sess.kill()
@@ -100,7 +107,8 @@ def test_kill_during_checkpoint_write(runs: Path, tmp_path: Path,
     whole = (ckdir / "checkpoint_001.msgpack").read_bytes()
     (ckdir / ".checkpoint_002.msgpack.x1y2z3.tmp").write_bytes(whole[: len(whole) // 2])
     assert_dead(killed.agents)
-    r = resume(runs, "ckw")  # the hook is not in this environment
+    assert_no_session_processes(killed.root)
+    r = resume(runs, "e2e-ckw")  # the hook is not in this environment
     assert "checkpoint_002.msgpack.x1y2z3.tmp" in r.stderr and "never finished" in r.stderr
     records = check_resumed(killed, r)
     check_continued(killed, records)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Session, assert_dead, check_continued, check_resumed, resume, write_config
+from tests.e2e.conftest import (
+    Session,
+    assert_dead,
+    check_continued,
+    check_resumed,
+    resume,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +24,9 @@ def test_corrupt_newest_checkpoints_fall_back_with_warning(
         runs: Path, tmp_path: Path, sessions: list[Session]) -> None:
     """Newest checkpoint bit-flipped, the one before truncated: resume warns about both,
     starts from the third newest, and the session completes with nothing lost."""
-    cfg = write_config(tmp_path / "c.toml", extra="[checkpoint]\ntool_call_threshold = 40\nkeep_last = 50\n")
-    sess = Session(runs, "fb", cfg, "task_queue", "1", "3", "--time-scale", "720", "--seed", "5")
+    cfg = write_config(tmp_path / "c.toml",
+                       extra="[checkpoint]\ntool_call_threshold = 40\nkeep_last = 50\n")
+    sess = Session(runs, "e2e-fb", cfg, "task_queue", "1", "3", "--time-scale", "720", "--seed", "5")
     sessions.append(sess)
     sess.wait_for(lambda r: r["k"] == "checkpoint" and r["number"] >= 4, what="checkpoint 4")
     killed = sess.kill()
@@ -30,7 +38,7 @@ def test_corrupt_newest_checkpoints_fall_back_with_warning(
     data[len(data) // 2] ^= 0x10
     newest.write_bytes(bytes(data))
     second.write_bytes(second.read_bytes()[: second.stat().st_size // 3])
-    r = resume(runs, "fb")
+    r = resume(runs, "e2e-fb")
     warned = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
     assert any(newest.name in w and third.name in w for w in warned), r.stderr
     assert any(second.name in w and "truncated" in w for w in warned), r.stderr

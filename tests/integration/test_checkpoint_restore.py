@@ -155,7 +155,8 @@ def test_plan_restore_makes_tree_identical_to_manifest(session: Path) -> None:
 def test_cli_restore_mid_phase_runs_on_with_saved_agent_states(session: Path) -> None:
     """Restoring a mid-development checkpoint reruns the rest of development and the later
     phases, agents continuing from their saved states, and the session completes."""
-    ck = checkpoint(session, lambda f: f["phase"] == "development" and f["trigger"] != "phase_complete")
+    ck = checkpoint(session,
+                    lambda f: f["phase"] == "development" and f["trigger"] != "phase_complete")
     body = read_checkpoint(ck)
     seq_before = max(r.seq for r in read_journal(session / "events.wal"))
     r = restore("--checkpoint", str(ck))
@@ -190,7 +191,8 @@ def test_cli_restore_final_checkpoint_gives_identical_tree(session: Path) -> Non
     mess_up(session / "project")
     r = restore("--checkpoint", str(ck))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert tree_differences(session / "project", manifest, SnapshotStore(session / "snapshots")) == []
+    store = SnapshotStore(session / "snapshots")
+    assert tree_differences(session / "project", manifest, store) == []
 
 
 def test_config_mismatch_refused_unless_forced(session: Path) -> None:

@@ -3,6 +3,7 @@ TERM/INT graceful stop, and a storm of hundreds of signals a second."""
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import statistics
@@ -25,12 +26,17 @@ from tests.integration.test_control_support import (
 def test_stop_signal_ends_gracefully_with_final_checkpoint_and_report(
         tmp_path: Path, stops: tuple[str, int]) -> None:
     """SIGTERM/SIGINT: agents stopped, a final checkpoint, a partial report, status
-    interrupted; exit 143 for SIGTERM and 130 for SIGINT (128 + the signal)."""
+    interrupted; exit 143 for SIGTERM and 130 for SIGINT (128 + the signal). SIGUSR1
+    from the moment the pidfile appears (before the loop listens) does no harm."""
     name, code = stops
     runs = tmp_path / "runs"
     runs.mkdir()
     s = LiveSession(runs, "stopped", ["task_queue", "2", "2", "--time-scale", "120"])
     try:
+        wait_for(lambda: (s.root / "supervisor.pid").exists(), 30, "the pidfile", 0.002)
+        while s.status_word() != "running" and s.proc.poll() is None:
+            s.signal(signal.SIGUSR1)
+            time.sleep(0.005)
         s.wait_running()
         wait_for(lambda: s.status_json()["totals"]["tool_calls"] > 0, 20, "agents at work")
         s.signal(signal.Signals[name])
@@ -70,15 +76,20 @@ def test_sigusr1_rewrites_status_and_logs_a_line_fast(session: LiveSession) -> N
         lines = len(session.log_events("status"))
         t0 = time.monotonic()
         session.signal(signal.SIGUSR1)
-        wait_for(lambda b=before: _changed(session, b), 5, "status.json rewritten", 0.002)
+        wait_for(functools.partial(_changed, session, before), 5, "status.json rewritten",
+                 0.002)
         times.append(time.monotonic() - t0)
-        wait_for(lambda n=lines: len(session.log_events("status")) > n, 5, "status log line")
+        wait_for(functools.partial(_more_status_lines, session, lines), 5, "status log line")
         time.sleep(0.05)
     print(f"SIGUSR1 -> status.json: {[round(t * 1000, 1) for t in times]} ms")
     assert statistics.median(times) < 0.5 and max(times) < 2.0, times
     line = session.log_events("status")[-1]
     assert line["status"] == "running" and line["phase"] and "progress" in line
     assert isinstance(line["agents"], dict) and line["agents"]
+
+
+def _more_status_lines(session: LiveSession, lines: int) -> bool:
+    return len(session.log_events("status")) > lines
 
 
 def _changed(session: LiveSession, before: float) -> bool:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ import pytest
 
 from supervisor.daemon.pidfile import daemon_pid
 from supervisor.daemon.state import load_state, parse_iso
+from supervisor.session.layout import SessionLayout
+from supervisor.session.lock import supervisor_pid
 from tests.integration.conftest import REPO, supervisor_cli
 
 SUPERVISOR = "from supervisor.control.cli import supervisor_main; supervisor_main()"
@@ -160,15 +163,20 @@ def test_daemon_launches_on_schedule_and_stop_leaves_sessions_running(env: Env) 
             ":", "").replace("T", "-")
         if psutil.pid_exists(run.pid):
             assert os.getpgid(run.pid) == run.pid != os.getpgid(d.pid)  # own process group
-    alive = [r for r in env.launched()
-             if psutil.pid_exists(r.pid) and psutil.Process(r.pid).status() != "zombie"]
+
+    def running_one() -> Any:
+        return next((r for r in env.launched() if supervisor_pid(
+            SessionLayout(env.runs / r.session_id)) == r.pid), None)
+
+    run = wait_for(running_one, 30, "a launched session running")
     stop = env.cli("daemon", "stop")
     assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
     assert d.wait(10) == 0 and daemon_pid(env.runs) is None
-    for r in alive:  # running when the daemon stopped: they finish on their own
-        wait_for(lambda r=r: session_done(env.runs / r.session_id), 40, f"{r.session_id} done")
+    # running when the daemon stopped: it goes on and finishes on its own
+    assert psutil.Process(run.pid).status() != psutil.STATUS_ZOMBIE
+    wait_for(lambda: session_done(env.runs / run.session_id), 40, f"{run.session_id} done")
     for r in env.launched():
-        wait_for(lambda r=r: session_done(env.runs / r.session_id), 40, f"{r.session_id} done")
+        wait_for(partial(session_done, env.runs / r.session_id), 40, f"{r.session_id} done")
     assert (env.runs / "daemon.log").exists() and not (env.runs / "daemon.pid").exists()
 
 
@@ -180,6 +188,7 @@ def test_killed_daemon_restarted_launches_no_run_twice(env: Env) -> None:
     wait_for(lambda: len(env.launched()) >= 1, 30, "a launched run")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
+    orphans = env.launched()
     before = {r.run_id for r in load_state(env.runs).runs}
     last_fire = load_state(env.runs).schedules["fast"].last_fire
     time.sleep(5)  # two or three fire times pass while no daemon runs
@@ -202,6 +211,8 @@ def test_killed_daemon_restarted_launches_no_run_twice(env: Env) -> None:
     gap = parse_iso(after[0].fire_time) - parse_iso(last_fire)
     assert gap.total_seconds() >= 4, [r.fire_time for r in after]
     assert parse_iso(after[0].fire_time).timestamp() < restarted_at + 2.5
+    for r in orphans:  # sessions of the killed daemon were not killed with it
+        wait_for(partial(session_done, env.runs / r.session_id), 40, f"{r.session_id} done")
     for out in (env.runs / "daemon-sessions").glob("*.out"):
         assert "already exists" not in out.read_text()
 
@@ -282,5 +293,7 @@ def test_give_up_alerts_reload_and_single_daemon(env: Env) -> None:
     assert names == ["daily"]
     pid = daemon_pid(env.runs)
     assert env.cli("daemon", "stop").returncode == 0
-    assert pid and not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert pid is not None and pid > 0
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
+             10, "the daemon process to exit")
     assert env.cli("daemon", "stop").returncode == 1

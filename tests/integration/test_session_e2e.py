@@ -89,3 +89,21 @@ def test_real_world_fixture_config_loads_and_runs(runs: Path) -> None:
                                                     "finalization"]
     assert report["duration"]["planned_session_seconds"] == 1800
     assert_no_session_processes(runs / "fx")
+
+
+def test_taken_port_without_fallback_is_refused_before_anything_is_made(runs: Path,
+                                                                         tmp_path: Path) -> None:
+    """A fixed control port that is in use, with no fallback: exit 2, clear message,
+    no session directory."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        cfg = tmp_path / "port.toml"
+        cfg.write_text(f"[control]\nhttp_port = {port}\nport_fallback = false\n")
+        r = run_mega_test("--config", str(cfg), "--test-runs-dir", str(runs), "--time-scale", "3600")
+    assert r.returncode == 2
+    assert f"port {port}" in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr
+    assert list(runs.iterdir()) == []

@@ -231,3 +231,28 @@ def test_write_fills_the_number_and_returns_info(session: Session) -> None:
     assert info.number == 1 and info.valid and info.files == 1
     assert read_checkpoint(info.path)["number"] == 1
     assert info.size_bytes == info.path.stat().st_size
+
+
+def test_listing_reads_each_file_once_until_it_changes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated list()/retention reuse what a file said; a replaced file is read again."""
+    from supervisor.checkpoint import store as store_mod
+
+    first = session.checkpoint()
+    session.checkpoint()
+    reads: list[Path] = []
+    real = store_mod.read_checkpoint
+
+    def counting(path: Path) -> dict[str, Any]:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store_mod, "read_checkpoint", counting)
+    assert all(i.valid for i in session.store.list())
+    session.store.apply_retention(5)
+    assert all(i.valid for i in session.store.list())
+    assert len(reads) == 2
+    first.write_bytes(first.read_bytes()[:-1])  # a new version of the file: damaged
+    infos = session.store.list()
+    assert [i.valid for i in infos] == [False, True] and len(reads) == 3

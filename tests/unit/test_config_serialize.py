@@ -126,3 +126,19 @@ def test_hash_ignores_runtime_knobs_only() -> None:
     assert config_hash(longer) != config_hash(base)
     assert config_hash(load_config(None, Overrides(hours=5), env={})) != config_hash(base)
     assert len(config_hash(base)) == 64
+
+
+def test_config_hash_ignores_the_sections_a_session_may_reload() -> None:
+    """Limits, recovery, error handling and notifications can change in flight (SIGHUP)
+    without making earlier checkpoints of the session mismatch."""
+    import dataclasses
+
+    from supervisor.config import config_hash, load_config
+
+    base = load_config(None)
+    changed = dataclasses.replace(
+        base, limits=dataclasses.replace(base.limits, total_token_budget=1),
+        notifications=dataclasses.replace(base.notifications, enabled=True))
+    assert config_hash(changed) == config_hash(base)
+    phases = (dataclasses.replace(base.phases[0], duration_minutes=1.0), *base.phases[1:])
+    assert config_hash(dataclasses.replace(base, phases=phases)) != config_hash(base)

@@ -144,3 +144,46 @@ def test_a_run_later_than_its_grace_is_recorded_missed(tmp_path: Path) -> None:
     seen = run_scheduler(d)
     assert seen == [("w", last + timedelta(days=7), True)] and launched == []
     assert load_state(d.runs).runs[-1].state == "missed"
+
+
+def test_launch_interrupted_by_a_crash_is_not_repeated_once_the_session_exists(
+        tmp_path: Path) -> None:
+    """A run left "launching" whose session directory exists is marked launched, not
+    started again; one without a directory is launched (its fixed id guards it)."""
+    d, launched = make(tmp_path, "[schedules.w]\ncron = '0 1 * * 6'\n")
+    started = d.state.add_run("w", T0, "launching", 2, 0.0)
+    pending = d.state.add_run("w", T0 + timedelta(days=7), "launching", 2, 0.0)
+    (d.runs / started.session_id).mkdir()
+    d.save()
+    Daemon._launch(d, started)  # the real one: returns before starting anything
+    assert started.state == "launched" and d.children == {}
+    d._reopen_runs()  # the patched launch stands in for starting a process
+    assert launched == [pending.run_id]
+    assert load_state(d.runs).run(started.run_id).state == "launched"  # type: ignore[union-attr]
+
+
+def test_reload_keeps_old_schedules_on_error_and_swaps_jobs_on_success(tmp_path: Path) -> None:
+    """SIGHUP's reload: a bad file is refused (recorded, old jobs kept); a good one removes,
+    adds and changes jobs, keeping an unchanged job's next fire time."""
+    (tmp_path / "session.toml").write_text("[control]\nhttp_port = 0\n")
+    head = "[daemon]\nconfig = 'session.toml'\n"
+    text = head + "[schedules.a]\ncron = '0 1 * * 6'\n[schedules.b]\ninterval = '1d'\n"
+    (tmp_path / "schedules.toml").write_text(text)
+    d, _ = make(tmp_path, text)
+    d.scheduler = AsyncIOScheduler(timezone=UTC)
+    d._sync_jobs()
+    a_next = d.scheduler.get_job(JOB_PREFIX + "a").next_run_time
+    (tmp_path / "schedules.toml").write_text(text + "[schedules.c]\ncron = 'x'\n")
+    d.reload()
+    assert d.state.reload["ok"] is False and "schedules.c.cron" in d.state.reload["error"]
+    assert [j.id for j in d.scheduler.get_jobs() if j.id.startswith(JOB_PREFIX)] == [
+        JOB_PREFIX + "a", JOB_PREFIX + "b"]
+    (tmp_path / "schedules.toml").write_text(
+        head + "[schedules.a]\ncron = '0 1 * * 6'\n[schedules.c]\ninterval = '2h'\n")
+    d.reload()
+    assert d.state.reload == {"count": 2, "time": iso(d.now()), "ok": True,
+                              "schedules": ["a", "c"], "disabled": []}
+    jobs = {j.id: j for j in d.scheduler.get_jobs()}
+    assert JOB_PREFIX + "b" not in jobs and jobs[JOB_PREFIX + "a"].next_run_time == a_next
+    assert jobs[JOB_PREFIX + "c"].next_run_time == T0 + timedelta(hours=2)
+    assert load_state(d.runs).reload["count"] == 2

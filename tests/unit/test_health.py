@@ -86,6 +86,12 @@ def test_phase_rows_show_done_running_pending() -> None:
         ("finalization", "pending", 0.0)]
 
 
+def test_current_phase_past_its_end_is_done() -> None:
+    """The last phase, its time used up (winding down, or finished), reads as done."""
+    rows = phase_rows(plan(), 2, 2400.0)
+    assert [r["state"] for r in rows] == ["done", "done", "done"]
+
+
 def test_phase_rows_before_and_after_the_run() -> None:
     """Before any phase all are pending; after the plan (no current phase) all are done."""
     assert {r["state"] for r in phase_rows(plan(), None, 0.0)} == {"pending"}

@@ -9,7 +9,7 @@ import json
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from supervisor.agents.protocol import Event, parse_line
 from supervisor.clock import FakeClock
@@ -72,6 +72,11 @@ class FakeStore:
         return self.newest
 
 
+async def inline(fn: Any, *args: Any) -> Any:
+    """Blocking work done at once, in the loop (no thread: deterministic tests)."""
+    return fn(*args)
+
+
 class FakeRunner:
     """The parts of SessionRunner the recovery manager uses."""
 
@@ -109,7 +114,8 @@ class FakeRunner:
         self.store = FakeStore()
         self.checkpoints = SimpleNamespace(checkpointer=SimpleNamespace(store=self.store))
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.recovery = RecoveryManager(self)
+        self.recovery = RecoveryManager(cast(Any, self))
+        self.recovery.ops.blocking = inline
 
     # ---- the runner's API ----
     def model(self, agent_id: str) -> str:

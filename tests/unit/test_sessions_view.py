@@ -78,8 +78,11 @@ def test_finished_view_has_no_eta_and_old_snapshots_render() -> None:
 
 
 def test_view_fits_eighty_columns() -> None:
-    """No line of the view is wider than an 80-column terminal."""
-    assert max(len(line) for line in render(snapshot(), 80).splitlines()) <= 80
+    """The view fits an 80-column terminal without wrapping a line in two."""
+    lines = render(snapshot(), 80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("errors 2" in line and "LOC 2,048" in line for line in lines)
+    assert any(line.startswith("last checkpoint #7") for line in lines)
 
 
 def test_status_text_is_one_line() -> None:

@@ -399,3 +399,20 @@ def test_stat_cache_log_with_a_torn_tail_or_old_generation_is_tolerated(
     monkeypatch.setattr(again, "fs_now_ns", lambda: FAR_FUTURE)
     _, stats = again.snapshot(project)
     assert stats.files_hashed == 0
+
+
+@pytest.mark.parametrize("tmpfile", [True, False])
+def test_objects_are_written_with_or_without_o_tmpfile(
+    store: SnapshotStore, tmp_path: Path, tmpfile: bool
+) -> None:
+    """Small and streamed objects land intact whether or not O_TMPFILE is used."""
+    store.objects._tmpfile = tmpfile and hasattr(os, "O_TMPFILE")
+    project = tmp_path / "project"
+    project.mkdir()
+    small, big = b"small\n" * 10, os.urandom(2 * 1024 * 1024 + 3)
+    (project / "s").write_bytes(small)
+    (project / "b").write_bytes(big)
+    (project / "s2").write_bytes(small)
+    manifest, stats = store.snapshot(project)
+    assert stats.objects_new == 2 and store.verify_objects(manifest) == []
+    assert list((store.root / "tmp").iterdir()) == []
