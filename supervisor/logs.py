@@ -29,7 +29,7 @@ def configure(log_path: Path | None, level: str = "info", stream: IO[str] | None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         _log_file = open(log_path, "a", encoding="utf-8", buffering=1)  # line-buffered
-        out: IO[str] = _log_file
+        out: IO[str] = _SafeWriter(_log_file)  # type: ignore[assignment]
     else:
         out = stream or sys.stderr
     structlog.configure(
@@ -54,6 +54,28 @@ def configure(log_path: Path | None, level: str = "info", stream: IO[str] | None
     root.addHandler(_ToStructlog())
     root.setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+class _SafeWriter:
+    """A log file that never raises: with the disk full (ENOSPC) or the file gone, a log
+    line is lost, not the session. Counts what it lost."""
+
+    def __init__(self, fh: IO[str]):
+        self.fh = fh
+        self.lost = 0
+
+    def write(self, text: str) -> int:
+        try:
+            return self.fh.write(text)
+        except (OSError, ValueError):
+            self.lost += 1
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self.fh.flush()
+        except (OSError, ValueError):
+            self.lost += 1
 
 
 class _ToStructlog(logging.Handler):

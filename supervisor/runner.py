@@ -158,6 +158,11 @@ class SessionRunner:
     def _start_index(self) -> int:
         if self.resume is None:
             return 0
+        ph = self.counters.phase
+        if self.resume.reason == "resume" and ph is not None and ph.status == "running":
+            # the supervisor died before this phase ended (maybe while stopping its agents,
+            # its time already up): finish that phase rather than skip its end
+            return ph.index
         for p in self.plan:
             if self.timer.elapsed() < p.end_s:
                 return p.index
@@ -178,6 +183,8 @@ class SessionRunner:
             ("journal", lambda: self._end_journal(status)),
             ("metrics", self._sample_metrics_sync),
             ("report", lambda: self._write_report(status)),
+            ("alerts", lambda: self.recovery.notifier.flush(3.0)),  # last webhooks out
+            ("snapshots", self.checkpoints.checkpointer.close),
             ("status", lambda: self._set_status(status)),
         ]
         for name, step in steps:
@@ -239,8 +246,9 @@ class SessionRunner:
         # is not the session's: at scale 3600 one wall second would be a session hour
         self.timer.hold()
         try:
-            for slot in phase.agents:
-                await self._launch(slot, phase)
+            if phase.end_s > self.timer.elapsed():  # a resumed phase with no time left: end it
+                for slot in phase.agents:
+                    await self._launch(slot, phase)
         finally:
             self.timer.release()
         await self._wait_phase_end(phase)

@@ -20,7 +20,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ log = logs.get("checkpoint")
 PAUSE_ENV = "MEGATEST_TEST_CHECKPOINT_PAUSE"
 
 
-def hook_pause_seconds(number: int, env: dict[str, str] | None = None) -> float:
+def hook_pause_seconds(number: int, env: Mapping[str, str] | None = None) -> float:
     """Seconds the test hook asks checkpoint ``number`` to wait before its file is written."""
     raw = (os.environ if env is None else env).get(PAUSE_ENV, "")
     first, _, seconds = raw.partition(":")
@@ -118,19 +118,35 @@ class Checkpointer:
         self.store = CheckpointStore(layout.checkpoints_dir, self.snapshots)
         self._lock = asyncio.Lock()
 
-    async def take(self, trigger: str, hosts: Iterable[AgentHost], state: Any) -> CheckpointResult:
-        """Checkpoint now. ``state()`` returns the session's body fields at the safe point."""
+    async def take(self, trigger: str, hosts: Iterable[AgentHost], state: Any,
+                   timer: Any = None) -> CheckpointResult:
+        """Checkpoint now. ``state()`` returns the session's body fields at the safe point.
+
+        ``timer`` (the session's SessionTimer) is held from the quiesce request until the
+        agents are released: agents held do no work, so no session time passes for them
+        (a hung agent that never answers a quiesce would otherwise cost the whole timeout,
+        at time scale 600 almost an hour of session time).
+        """
         async with self._lock:  # CLI, signal and HTTP at once: one after the other
             t0 = time.monotonic()
-            held = await hold_agents(hosts, self.quiesce_timeout)
-            h0 = time.monotonic()
+            if timer is not None:
+                timer.hold()
             try:
-                body = state()  # counters and journal seq, consistent: no await in between
-                manifest, stats = await asyncio.to_thread(
-                    self.snapshots.snapshot, self.layout.project_dir, self.excludes)
+                held = await hold_agents(hosts, self.quiesce_timeout)
+                h0 = time.monotonic()
+                try:
+                    body = state()  # counters and journal seq, consistent: no await between
+                    manifest, stats = await asyncio.to_thread(
+                        self.snapshots.snapshot, self.layout.project_dir, self.excludes)
+                finally:
+                    await release_agents(held)
             finally:
-                await release_agents(held)
+                if timer is not None:
+                    timer.release()
             held_ms = (time.monotonic() - h0) * 1000 if held else 0.0
+            if stats.skipped:  # links out of project/, fifos, unreadable or vanished files
+                log.warning("snapshot_skipped", count=len(stats.skipped),
+                            entries=[f"{p}: {why}" for p, why in stats.skipped[:20]])
             commit = await asyncio.to_thread(git_commit, self.layout.project_dir)
             number, path = self.store.next_path()
             pause = hook_pause_seconds(number)
@@ -159,3 +175,7 @@ class Checkpointer:
             except Exception as e:  # retention must never cost the checkpoint just taken
                 log.exception("checkpoint_retention_failed", error=str(e))
             return result
+
+    def close(self) -> None:
+        """Release the snapshot store's change watch (inotify handle)."""
+        self.snapshots.close()

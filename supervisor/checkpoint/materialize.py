@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor.checkpoint.format import Entry, validate_manifest
+from supervisor.checkpoint.manifest import Entry, validate_manifest
 from supervisor.checkpoint.objects import CacheValue, cache_value
 from supervisor.checkpoint.snapshot import Excludes, SnapshotStore, scan_tree
 from supervisor.errors import CheckpointCorrupt, CheckpointError

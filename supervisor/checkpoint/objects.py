@@ -20,13 +20,14 @@ import itertools
 import os
 import stat
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
-from supervisor.checkpoint.format import Entry
+from supervisor.checkpoint.manifest import Entry
 from supervisor.errors import CheckpointError
 from supervisor.session.files import write_bytes_atomic
 
@@ -138,13 +139,22 @@ class ObjectStore:
         digest = digest or hashlib.sha256(data).hexdigest()
         if os.path.exists(self.path(digest)):
             return digest, False
-        fd, tmp = self._new(digest)
+        with self._storing():
+            fd, tmp = self._new(digest)
+            try:
+                _write_all(fd, data)
+            except BaseException:
+                self._discard(fd, tmp)
+                raise
+            return digest, self._commit(digest, fd, tmp)
+
+    @contextlib.contextmanager
+    def _storing(self) -> Iterator[None]:
+        """A failure to write the store (disk full ...) is the store's, not a skipped file."""
         try:
-            _write_all(fd, data)
-        except BaseException:
-            self._discard(fd, tmp)
-            raise
-        return digest, self._commit(digest, fd, tmp)
+            yield
+        except OSError as exc:
+            raise CheckpointError(str(self.dir), f"cannot store an object: {exc}") from exc
 
     def ingest(self, rel: str, path: str, st0: os.stat_result) -> Ingested | None:
         """Hash and store the regular file at ``path``; None if it vanished or is no file."""
@@ -175,11 +185,13 @@ class ObjectStore:
                     data = b"".join(parts)
                     h.update(data)
                 else:
-                    out = self._new(None)
+                    with self._storing():
+                        out = self._new(None)
                     while total < size and (chunk := os.read(fd, min(_CHUNK, size - total))):
                         h.update(chunk)
                         total += len(chunk)
-                        _write_all(out[0], chunk)
+                        with self._storing():
+                            _write_all(out[0], chunk)
                 st2 = os.fstat(fd)
             except BaseException:
                 if out is not None:
@@ -200,7 +212,8 @@ class ObjectStore:
                 self._discard(*out)
                 new = False
             else:
-                new = out is not None and self._commit(digest, *out)
+                with self._storing():
+                    new = out is not None and self._commit(digest, *out)
             entry = Entry(rel, "file", stat.S_IMODE(st2.st_mode), total, digest)
             return Ingested(entry, stat_key(st2) if still else None, total if new else -1)
         raise AssertionError("unreachable")

@@ -100,7 +100,8 @@ class SessionCheckpoints:
         r = self.r
         self.busy = True
         try:
-            res = await self.checkpointer.take(trigger, list(r.hosts.values()), self.state)
+            res = await self.checkpointer.take(trigger, list(r.hosts.values()), self.state,
+                                             timer=r.timer)
         except Exception as e:
             log.exception("checkpoint_failed", trigger=trigger, error=str(e))
             r.ledger.record("checkpoint_failed", r.timer.elapsed(), trigger=trigger,

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supervisor.checkpoint.format import Entry, link_escapes, validate_manifest
+from supervisor.checkpoint.manifest import Entry, link_escapes, validate_manifest
 from supervisor.checkpoint.objects import CacheValue, Ingested, ObjectStore, StatCache, cache_value
 from supervisor.checkpoint.tree import DirNode, Excludes, TreeScan
-from supervisor.checkpoint.watch import DirWatcher
+from supervisor.checkpoint.watch import Changes, DirWatcher
 from supervisor.clock import Clock
 from supervisor.errors import CheckpointError
 
@@ -201,6 +201,22 @@ class SnapshotStore:
             )
             stats.seconds = self.clock.monotonic() - started
             return list(self._manifest), stats
+        try:  # any failure from here on: the drained events are gone, so walk next time
+            return self._snapshot(project, root, excl, old, changes, key, started)
+        except BaseException:
+            self.forget_tree()
+            raise
+
+    def _snapshot(
+        self,
+        project: Path,
+        root: str,
+        excl: Excludes,
+        old: dict[str, CacheValue],
+        changes: Changes | None,
+        key: tuple[str, tuple[str, ...]],
+        started: float,
+    ) -> tuple[list[Entry], SnapshotStats]:
         fs_start = self.fs_now_ns()
         stats = SnapshotStats()
         scan = TreeScan(root, excl, old, self.watcher, stats.skipped)
@@ -213,7 +229,6 @@ class SnapshotStore:
                 self._since_full += 1
                 scan.update(self._tree or {}, changes, self.statcache)
         except OSError as exc:
-            self.forget_tree()
             raise CheckpointError(str(project), f"cannot read the project: {exc}") from exc
         self._ingest(scan, stats, fs_start)
         entries = scan.entries()

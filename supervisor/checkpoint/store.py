@@ -23,12 +23,10 @@ from typing import Any
 from supervisor.checkpoint.format import (
     FORMAT_NAME,
     SCHEMA_VERSION,
-    Entry,
-    decode_manifest,
-    encode_manifest,
     read_checkpoint,
     write_checkpoint,
 )
+from supervisor.checkpoint.manifest import Entry, decode_manifest, encode_manifest
 from supervisor.checkpoint.snapshot import SnapshotStore
 from supervisor.errors import CheckpointCorrupt, CheckpointError
 from supervisor.session.files import fsync_dir

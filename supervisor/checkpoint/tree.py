@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from supervisor.checkpoint.format import Entry
+from supervisor.checkpoint.manifest import Entry
 from supervisor.checkpoint.objects import CacheValue, StatCache
 from supervisor.checkpoint.watch import Changes, DirWatcher
 from supervisor.errors import CheckpointError

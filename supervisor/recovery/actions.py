@@ -211,7 +211,7 @@ class RecoveryManager:
         if self.awaiting is not None and r.paused:
             self.awaiting["paused"] = True
         self._check_human_resume()
-        self._check_probes()
+        self.executor.check_probes()
         self.enforcer.tick()
         if not r.paused and not r.stopping:
             await self._monitors()
@@ -245,29 +245,6 @@ class RecoveryManager:
                                                           "relaunch after a human resumed"))
         except StepFailed as e:
             log.warning("relaunch_skipped", agent=aid, reason=str(e))
-
-    def _check_probes(self) -> None:
-        r = self.r
-        now = r.timer.elapsed()
-        for ep in list(self.episodes.values()):
-            p = ep.probe
-            if p is None or p.future.done() or ep.agent is None:
-                continue
-            a = r.counters.agent(ep.agent)
-            if p.kind == "context":
-                ok = a.tokens > p.marker_tokens and a.context <= r.cfg.limits.max_context_size
-            elif p.kind == "rss":
-                rss = r.resources.get(ep.agent, {}).get("rss_bytes")
-                ok = (a.tokens > p.marker_tokens and rss is not None
-                      and rss <= self.limits.memory_limit_bytes())
-            else:
-                ok = a.tool_calls - a.tool_calls_failed > p.marker_ok_calls or \
-                    a.tokens > p.marker_tokens
-            if ok:
-                p.future.set_result(None)
-            elif now > p.deadline and r.clock.monotonic() > p.wall_deadline:
-                p.future.set_exception(StepFailed(
-                    f"no progress within {p.deadline - ep.started_t:.0f}s"))
 
     async def _monitors(self) -> None:
         r = self.r

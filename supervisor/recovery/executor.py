@@ -111,8 +111,8 @@ class ActionExecutor:
         if d.action == "stop":
             return await self._stop(ep)
         if d.action == "log_continue":
-            self.m.flags.append({"t": round(ep.started_t, 1), "agent": ep.agent, "type": ep.type,
-                               "message": ep.failure.message[:200]})
+            self.m.flags.append({"t": round(ep.started_t, 1), "agent": ep.agent,
+                                 "type": ep.type, "message": ep.failure.message[:200]})
             del self.m.flags[:-50]
             return "recovered", {"flagged": True}
         if d.action == "pause_alert":
@@ -236,6 +236,29 @@ class ActionExecutor:
             await fut
         finally:
             ep.probe = None
+
+    def check_probes(self) -> None:
+        """Resolve probes (on the session loop, each tick): worked, or out of time."""
+        r = self.r
+        now = r.timer.elapsed()
+        for ep in list(self.episodes.values()):
+            p = ep.probe
+            if p is None or p.future.done() or ep.agent is None:
+                continue
+            a = r.counters.agent(ep.agent)
+            if p.kind == "context":
+                ok = a.tokens > p.marker_tokens and a.context <= r.cfg.limits.max_context_size
+            elif p.kind == "rss":
+                rss = r.resources.get(ep.agent, {}).get("rss_bytes")
+                ok = (a.tokens > p.marker_tokens and rss is not None
+                      and rss <= self.limits.memory_limit_bytes())
+            else:
+                ok = a.tool_calls - a.tool_calls_failed > p.marker_ok_calls or \
+                    a.tokens > p.marker_tokens
+            if ok:
+                p.future.set_result(None)
+            elif now > p.deadline and r.clock.monotonic() > p.wall_deadline:
+                p.future.set_exception(StepFailed(f"no {p.kind} seen in time"))
 
     async def _backoff(self, ep: Episode, seconds: float) -> None:
         """Wait a backoff: the agent throttled for it, session time held (not phase time)."""

@@ -20,7 +20,7 @@ import pytest
 
 from supervisor.agents.monitor import same_process
 from supervisor.checkpoint.snapshot import SnapshotStore
-from supervisor.checkpoint.store import CheckpointStore
+from supervisor.checkpoint.store import CheckpointStore, read_checkpoint
 from supervisor.report.record import load_record
 from tests.integration.conftest import REPO, assert_no_session_processes, supervisor_cli
 
@@ -150,6 +150,19 @@ class Killed:
         self.agents = [(r["pid"], r["create_time"]) for r in self.records
                        if r["k"] == "agent_start"]
 
+    def cut_before(self, seq: int) -> Killed:
+        """The session as a kill just before record ``seq`` would have left it: the journal
+        (append-only) cut back to the records before it, and the checkpoint files written
+        after that point removed. Rewrites the session's files; returns the new Killed."""
+        keep = [r for r in self.records if r["seq"] < seq]
+        lines = self.wal.splitlines(keepends=True)[: len(keep)]
+        wal = b"".join(lines)
+        (self.root / "events.wal").write_bytes(wal)
+        for path in (self.root / "checkpoints").glob("checkpoint_*.msgpack"):
+            if read_checkpoint(path)["journal_seq"] >= seq:
+                path.unlink()
+        return Killed(self.root, wal, keep)
+
     @property
     def last_seq(self) -> int:
         return int(self.records[-1]["seq"])
@@ -269,8 +282,6 @@ def check_resumed(killed: Killed, r: subprocess.CompletedProcess[str], rc: int =
 def _check_live_counters(root: Path, number: int, rep: dict[str, int]) -> None:
     """The counters the resumed supervisor kept live (checkpoint + replay + new events),
     as saved in its final checkpoint, equal the report's fold of the whole journal."""
-    from supervisor.checkpoint.store import read_checkpoint
-
     body = read_checkpoint(root / "checkpoints" / f"checkpoint_{number:03d}.msgpack")
     live = body["counters"]
     for key in ("tool_calls", "tasks_completed", "tasks_started", "events", "errors"):

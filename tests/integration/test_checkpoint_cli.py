@@ -112,3 +112,16 @@ def test_show_prints_json(runs: Path) -> None:
     code, _, err = sup(runs, "checkpoint", "show",
                        str(runs / SID / "checkpoints" / "checkpoint_003.msgpack"))
     assert code == 3 and "truncated" in err
+
+
+def test_status_and_metrics_show_the_final_checkpoint(finished: Path) -> None:
+    """At the end, status.json and metrics_current.json name the final checkpoint with its
+    duration and size, and the count equals the checkpoint records in the journal."""
+    records = [json.loads(line) for line in (finished / "events.wal").read_text().splitlines()]
+    numbers = [r["number"] for r in records if r["k"] == "checkpoint"]
+    status = json.loads((finished / "status.json").read_text())
+    metrics = json.loads((finished / "metrics_current.json").read_text())
+    for last in (status["last_checkpoint"], metrics["last_checkpoint"]):
+        assert last["number"] == numbers[-1] and last["trigger"] == "final"
+        assert last["size_bytes"] > 0 and last["duration_ms"] >= 0 and last["files"] > 0
+    assert metrics["checkpoint_count"] == len(numbers)

@@ -19,8 +19,10 @@ from supervisor.checkpoint.format import Entry, build_frame, write_checkpoint
 from supervisor.checkpoint.restore import plan_restore
 from supervisor.checkpoint.snapshot import SnapshotStore
 from supervisor.checkpoint.store import CheckpointStore, decode_manifest, read_checkpoint
+from supervisor.clock import Clock
 from supervisor.errors import CheckpointMismatch
 from supervisor.report.record import load_record
+from supervisor.runner import SessionRunner
 from supervisor.session.journal import read_journal
 from tests.integration.conftest import assert_no_session_processes, run_mega_test, supervisor_cli
 
@@ -150,6 +152,13 @@ def test_plan_restore_makes_tree_identical_to_manifest(session: Path) -> None:
     assert newest["trigger"] == "restore" and newest["manifest"] == body["manifest"]
     assert newest["journal_seq"] == new[0].seq
     assert newest["counters"]["tool_calls"] == load_record(session).counters.tool_calls
+    runner = SessionRunner(cfg, layout, Clock(), resume=point)  # not run: its starting state
+    try:
+        last = runner.checkpoints.last
+        assert last is not None and last["number"] == info.number and last["trigger"] == "restore"
+        assert runner.counters.tool_calls == newest["counters"]["tool_calls"]
+    finally:
+        runner.ledger.close()
 
 
 def test_cli_restore_mid_phase_runs_on_with_saved_agent_states(session: Path) -> None:
@@ -199,7 +208,7 @@ def test_config_mismatch_refused_unless_forced(session: Path) -> None:
     """A checkpoint taken under another config is refused (exit 3, nothing changed);
     --force restores it anyway."""
     cfg = json.loads((session / "config.json").read_text())
-    cfg["metadata"]["description"] = "edited after the run"
+    cfg["checkpoint"]["keep_last"] += 5  # a setting in the config hash
     (session / "config.json").write_text(json.dumps(cfg))
     ck = checkpoint(session, lambda f: f["trigger"] == "final")
     (session / "project" / "added_later.py").write_text("x = 1\n")
@@ -307,7 +316,7 @@ def test_project_that_is_a_link_is_not_followed(session: Path, tmp_path: Path) -
 def test_mismatch_error_type(session: Path) -> None:
     """plan_restore raises CheckpointMismatch (exit code 3) for a foreign config hash."""
     cfg = json.loads((session / "config.json").read_text())
-    cfg["metadata"]["description"] = "other"
+    cfg["checkpoint"]["keep_last"] += 1
     (session / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointMismatch) as err:
         plan_restore(checkpoint(session, lambda f: f["trigger"] == "final"))

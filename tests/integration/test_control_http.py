@@ -176,8 +176,8 @@ def test_port_in_use_falls_back_to_a_free_one(tmp_path: Path, busy_port: int) ->
 
 
 def test_port_in_use_without_fallback_is_a_clear_error(tmp_path: Path, busy_port: int) -> None:
-    """Without port_fallback, a busy port ends the session at once with a clear message
-    (port and setting named), no traceback, status failed, no agent left."""
+    """Without port_fallback, a busy port is refused before the session is made: exit 2,
+    the port and the setting named, no traceback, nothing created, no agent started."""
     runs = tmp_path / "runs"
     runs.mkdir()
     s = LiveSession(runs, "nofb", ["task_queue", "6", "2", "--time-scale", "240"],
@@ -187,9 +187,8 @@ def test_port_in_use_without_fallback_is_a_clear_error(tmp_path: Path, busy_port
     finally:
         s.kill()
     out = s.output()
-    assert code == 1, out
+    assert code == 2, out
     assert f"port {busy_port}" in out and "in use" in out and "port_fallback" in out
     assert "Traceback" not in out
-    assert s.status_word() == "failed"
-    assert s.log_events("http_unavailable")
+    assert not s.root.exists()
     assert_no_session_processes(s.root)

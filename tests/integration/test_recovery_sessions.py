@@ -28,7 +28,8 @@ BASE = """
 [control]
 http_port = 0
 [checkpoint]
-interval_minutes = 5
+interval_minutes = {interval}
+tool_call_threshold = 100000
 quiesce_timeout_secs = 0.5
 [project]
 test_command = ["true"]
@@ -43,9 +44,10 @@ def fault(failure: str, at: float, agent: str) -> str:
             f"at_minutes = {at}\nagent = \"{agent}\"\n")
 
 
-def write_config(tmp_path: Path, minutes: int, extra: str = "", faults: str = "") -> Path:
+def write_config(tmp_path: Path, minutes: int, extra: str = "", faults: str = "",
+                 interval: int = 5) -> Path:
     path = tmp_path / "session.toml"
-    path.write_text(BASE.format(minutes=minutes) + extra + faults)
+    path.write_text(BASE.format(minutes=minutes, interval=interval) + extra + faults)
     return path
 
 
@@ -156,7 +158,10 @@ def test_disk_full_and_deadlock_pause_until_a_human_resumes(tmp_path: Path, runs
     """disk_full pauses with an alert, a consensus deadlock escalates; status.json says why;
     `supervisor resume` and then POST /api/resume bring it back, and it completes."""
     faults = fault("disk_full", 3, "coder-2") + fault("consensus_deadlock", 8, "architect-1")
-    cfg = write_config(tmp_path, 30, "[consensus]\nvote_timeout_secs = 60\n", faults)
+    # no checkpoint while the deadlock builds up: the simulator ends a deadlock on any
+    # command, a checkpoint's quiesce included
+    cfg = write_config(tmp_path, 30, "[consensus]\nvote_timeout_secs = 60\n", faults,
+                       interval=1000)
     root = runs / "hum"
     with session(runs, "hum", cfg, "0.5", "2") as proc:
         wait_for("disk_full pause", lambda: (status_json(root).get("recovery") or {}).get(

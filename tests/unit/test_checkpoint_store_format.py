@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supervisor.checkpoint import format as fmt
-from supervisor.checkpoint.format import Entry, validate_manifest
+from supervisor.checkpoint.manifest import Entry, validate_manifest
 from supervisor.checkpoint.store import (
     FORMAT_NAME,
     SCHEMA_VERSION,

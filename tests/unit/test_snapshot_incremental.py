@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from supervisor.checkpoint import snapshot as snapshot_mod
 from supervisor.checkpoint import tree as tree_mod
 from supervisor.checkpoint import watch as watch_mod
-from supervisor.checkpoint.format import link_escapes
+from supervisor.checkpoint.manifest import link_escapes
 from supervisor.checkpoint.snapshot import DEFAULT_EXCLUDES, Entry, SnapshotStore
 
 
@@ -89,7 +90,7 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SnapshotStore:
+def store(tmp_path: Path) -> Iterator[SnapshotStore]:
     s = SnapshotStore(tmp_path / "snapshots", durable=False)
     yield s
     s.close()
@@ -297,3 +298,25 @@ def test_many_changes_in_one_directory_list_it_whole(
     manifest, _ = store.snapshot(project)
     assert counter.listed == ["d5"] and counter.patched == []
     assert manifest == truth(project)
+
+
+def test_a_failed_snapshot_fails_loudly_and_the_next_one_walks(
+    store: SnapshotStore, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full while storing raises CheckpointError; the next snapshot walks and is right."""
+    from supervisor.checkpoint.objects import ObjectStore
+    from supervisor.errors import CheckpointError
+
+    store.snapshot(project)
+    (project / "d1" / "f0.txt").write_text("needs storing\n")
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(ObjectStore, "_new", full)
+        with pytest.raises(CheckpointError, match="cannot store an object: .*No space left"):
+            store.snapshot(project)
+    counter = Counter(monkeypatch)
+    manifest, _ = store.snapshot(project)
+    assert counter.full == 1 and manifest == truth(project)
