@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from supervisor.agents.command import launch_prefix
+
 LANGUAGES = {
     ".py": "Python", ".rs": "Rust", ".go": "Go", ".js": "JavaScript", ".ts": "TypeScript",
     ".c": "C", ".h": "C", ".cpp": "C++", ".java": "Java", ".rb": "Ruby", ".sh": "Shell",
@@ -74,6 +76,8 @@ def run_project_tests(
                     "--omit=tests/*,*/tests/*,test_*.py,*/test_*.py",
                     "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         result["command"] = " ".join(argv)
+        # the test run must not outlive a supervisor killed without warning
+        argv = [*launch_prefix(), *argv]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         start = time.monotonic()
         try:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,56 +18,33 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from supervisor import __version__, logs
 from supervisor.agents.host import AgentHost
 from supervisor.agents.monitor import ResourceMonitor
-from supervisor.agents.process import agent_env, render_command, sweep
-from supervisor.agents.protocol import Event
+from supervisor.agents.process import sweep
 from supervisor.checkpoint.session import SessionCheckpoints
 from supervisor.clock import Clock
 from supervisor.config import config_hash
 from supervisor.config.schema import Config
-from supervisor.control import pausing, signals
-from supervisor.control.commands import Command, CommandKind
-from supervisor.counters import Counters
+from supervisor.control.commands import Command
+from supervisor.control.session_control import ControlMixin
 from supervisor.ledger import Ledger
 from supervisor.measure import count_loc
 from supervisor.metrics import MetricsRecorder
-from supervisor.plan import AgentSlot, PlannedPhase, assign_agents, plan_phases, total_seconds
+from supervisor.plan import PlannedPhase, assign_agents, plan_phases, total_seconds
 from supervisor.recovery.actions import RecoveryManager
 from supervisor.session import live
-from supervisor.session.files import write_json_atomic
+from supervisor.session.agent_pool import AgentsMixin
+from supervisor.session.items import Internal, ResumePoint
 from supervisor.session.layout import SessionLayout
 from supervisor.session.measuring import ProjectMeasurer
-from supervisor.session.state import AgentState, SessionStatus, check_transition
+from supervisor.session.state import SessionStatus, check_transition
 from supervisor.session.status import write_status
 from supervisor.session.timer import SessionTimer
 
 log = logs.get("session")
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-MAX_PENDING_COMMANDS = 1000  # commands from HTTP waiting on the queue before 503
 
 
-@dataclass
-class ResumePoint:
-    """Where a session continues from (a checkpoint, or a crashed session's journal)."""
-
-    elapsed: float
-    counters: Counters
-    agent_states: dict[str, dict[str, Any]] = field(default_factory=dict)
-    agent_models: dict[str, int] = field(default_factory=dict)
-    reason: str = "resume"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Internal:
-    """Something the loop itself must handle (not a user command)."""
-
-    kind: str
-    host: AgentHost | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class SessionRunner:
+class SessionRunner(AgentsMixin, ControlMixin):
     def __init__(self, cfg: Config, layout: SessionLayout, clock: Clock,
                  resume: ResumePoint | None = None, view: Any = None):
         self.cfg = cfg
@@ -298,353 +273,7 @@ class SessionRunner:
             return None
         return getter.result()
 
-    # ------------------------------------------------------------------ agents
-    def model_for(self, slot: AgentSlot) -> str:
-        models = self.cfg.agent.models or ("default",)
-        return models[self.agent_models.get(slot.agent_id, 0) % len(models)]
-
-    async def _launch(self, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> AgentHost:
-        layout = self.layout
-        state_path = layout.agent_state(slot.agent_id)
-        layout.agent_dir(slot.agent_id).mkdir(parents=True, exist_ok=True)
-        if slot.agent_id in self.agent_states:
-            write_json_atomic(state_path, self.agent_states[slot.agent_id], durable=False)
-        model = self.model_for(slot)
-        values = {
-            "session_id": self.session_id, "agent_id": slot.agent_id, "role": slot.role,
-            "phase": phase.name, "model": model, "project_dir": str(layout.project_dir),
-            "prompt_file": str(layout.prompt),
-            "resume_state": str(state_path) if state_path.exists() else "",
-        }
-        extra = {
-            "MEGATEST_TIME_SCALE": repr(self.cfg.session.time_scale),
-            "MEGATEST_SEED": str(self.cfg.session.seed),
-            "MEGATEST_PROJECT_TYPE": self.cfg.session.project_type,
-            "MEGATEST_PHASE_INDEX": str(phase.index),
-            "MEGATEST_PHASE_COUNT": str(len(self.plan)),
-            "MEGATEST_PHASE_SECONDS": f"{max(0.0, phase.end_s - self.timer.elapsed()):.3f}",
-            "MEGATEST_AGENT_INDEX": str(slot.index),
-            "MEGATEST_AGENT_COUNT": str(len(self.slots)),
-            "MEGATEST_AGENT_CONFIG": str(layout.agent_toml),
-        }
-        if restart or self.resume is not None:  # relaunched, or resumed/restored mid-phase:
-            # the agent goes on where the phase is, not at its start
-            extra["MEGATEST_PHASE_ELAPSED"] = f"{max(0.0, self.timer.elapsed() - phase.start_s):.3f}"
-        extra.update(dict(self.cfg.agent.env))
-        argv = render_command(self.cfg.agent.command, values)
-        env = agent_env(values, extra, os.environ)
-        host = AgentHost(slot, phase.name, self.ledger, self.timer.elapsed, self._on_event, model)
-        self.hosts[slot.agent_id] = host
-        await host.spawn(argv, env, layout.project_dir, layout.agent_dir(slot.agent_id))
-        assert host.proc is not None
-        info = host.proc.info()
-        self.monitor.track(slot.agent_id, host.proc.pid, info.get("create_time"))
-        self.ledger.record("agent_start", self.timer.elapsed(), agent=slot.agent_id,
-                           role=slot.role, phase=phase.name, model=model, restart=restart,
-                           pid=info["pid"], create_time=info["create_time"],
-                           launch_token=info.get("launch_token"))
-        self._spawn_task(self._watch(host), f"agent-{slot.agent_id}")
-        return host
-
-    def _spawn_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _watch(self, host: AgentHost) -> None:
-        """Intake of one agent until its stdout closes, then its exit."""
-        assert host.proc is not None
-        stderr_task = asyncio.create_task(self._pump_stderr(host))
-        try:
-            await host.pump_stdout()
-        except Exception as e:  # intake must never take the session down
-            log.exception("intake_failed", agent=host.agent_id, error=str(e))
-        rc = await host.proc.wait()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stderr_task, 5.0)
-        if not host.stop_requested:
-            await self.queue.put(Internal("agent_exit", host, {"returncode": rc}))
-
-    async def _pump_stderr(self, host: AgentHost) -> None:
-        assert host.proc is not None
-        while True:
-            line = await host.proc.read_stderr_line()
-            if line is None:
-                return
-            self.on_stderr(host, line)
-
-    def on_stderr(self, host: AgentHost, line: bytes) -> None:
-        """Stderr lines matching a rule or a strong signature are failures."""
-        self.recovery.on_stderr(host, line)
-
-    async def _stop_agents(self, why: str) -> None:
-        hosts = [h for h in self.hosts.values() if h.proc is not None]
-        if not hosts:
-            return
-        grace = self.cfg.agent.stop_grace_secs
-        results = await asyncio.gather(*(h.stop(grace) for h in hosts), return_exceptions=True)
-        t = self.timer.elapsed()
-        for h, how in zip(hosts, results, strict=True):
-            if isinstance(how, BaseException):
-                log.error("agent_stop_failed", agent=h.agent_id, error=str(how))
-                how = "unknown"
-            h.state = AgentState.EXITED
-            self.monitor.untrack(h.agent_id)
-            if h.last_state is not None:
-                self.agent_states[h.agent_id] = h.last_state
-            self.ledger.record("agent_exit", t, agent=h.agent_id, how=str(how), why=why)
-        self.hosts = {}
-
-    async def _on_event(self, host: AgentHost, ev: Event, t: float) -> None:
-        f = ev.fields
-        if ev.type == "hello":
-            caps = f.get("capabilities") or []
-            host.capabilities = {str(c) for c in caps} if isinstance(caps, list) else set()
-        elif ev.type == "quiesced":
-            host.quiesced.set()
-        elif ev.type == "state":
-            data = f.get("data")
-            if isinstance(data, dict):
-                host.last_state = data
-                self.agent_states[host.agent_id] = data
-                write_json_atomic(self.layout.agent_state(host.agent_id), data, durable=False)
-        elif ev.type == "error":
-            self.recent_errors.append({"t": round(t, 1), "agent": host.agent_id,
-                                       "kind": f.get("kind"), "message": str(f.get("message"))[:200]})
-            del self.recent_errors[:-20]
-            await self.on_agent_error(host, ev, t)
-        elif ev.type in ("vote", "test_result"):
-            self.recovery.on_event(host, ev, t)
-
-    async def on_agent_error(self, host: AgentHost, ev: Event, t: float) -> None:
-        """Classified, decided and acted on by the recovery manager (recovery/actions.py)."""
-        self.recovery.on_error_event(host, ev, t)
-
-    async def on_agent_exit(self, host: AgentHost, returncode: int) -> None:
-        """An agent ended without being asked to. Seam for recovery (recovery issue)."""
-        how = host.proc.exit_description() if host.proc else f"exit {returncode}"
-        t = self.timer.elapsed()
-        host.state = AgentState.CRASHED if returncode != 0 else AgentState.EXITED
-        if self.hosts.get(host.agent_id) is host:  # not a newer launch of the same agent
-            self.monitor.untrack(host.agent_id)
-            del self.hosts[host.agent_id]
-        with contextlib.suppress(Exception):
-            await host.stop(self.cfg.agent.stop_grace_secs)  # sweep what it left behind
-        self.ledger.record("agent_exit", t, agent=host.agent_id, how=how, why="on its own")
-        if returncode != 0:
-            log.warning("agent_crashed", agent=host.agent_id, how=how)
-        else:
-            log.info("agent_exited", agent=host.agent_id)
-        await self.recovery.on_exit(host, returncode)
-
-    # ------------------------------------------------------------------ commands
-    async def _handle(self, item: Command | Internal) -> None:
-        if isinstance(item, Internal):
-            if item.kind == "agent_exit" and item.host is not None:
-                await self.on_agent_exit(item.host, int(item.data.get("returncode", -1)))
-            elif item.kind == "tick":
-                self._tick_pending = False
-                await self.on_tick()
-            return
-        t = self.timer.elapsed()
-        self.ledger.record("command", t, command=str(item.kind), source=str(item.source))
-        try:
-            result = await self.handle_command(item)
-        except Exception as e:
-            log.exception("command_failed", command=str(item.kind), error=str(e))
-            result = {"ok": False, "error": str(e)}
-        item.answer(result)
-
-    async def handle_command(self, cmd: Command) -> dict[str, Any]:
-        """Carry out one command (from a signal, the CLI or HTTP); the answer is JSON-able."""
-        inbox = getattr(self, "signal_inbox", None)
-        if inbox is not None:
-            inbox.taken(cmd)  # a signal from now on asks for a new command
-        kind = cmd.kind
-        if kind == CommandKind.STATUS:
-            snap = self.write_status()
-            log.info("status", **live.status_line(snap))
-            return {"ok": True, "status": snap}
-        if kind == CommandKind.STOP:
-            code = cmd.args.get("exit_code")
-            self.request_stop(str(cmd.args.get("reason") or cmd.source),
-                              interrupted=True, signal_name=cmd.args.get("signal"),
-                              exit_code=code if isinstance(code, int) else None)
-            return {"ok": True, "stopping": True}
-        if kind == CommandKind.PAUSE:
-            return await self.pause(str(cmd.source))
-        if kind == CommandKind.RESUME:
-            return await self.unpause(str(cmd.source))
-        if kind == CommandKind.CHECKPOINT:
-            result = await self.forced_checkpoint(cmd)
-            if self.paused:  # agents must still be held after it (a no-op when they are)
-                await pausing.hold_agents(self.hosts.values(),
-                                          self.cfg.checkpoint.quiesce_timeout_secs)
-            return result
-        if kind == CommandKind.RELOAD:
-            return await self.reload_config()
-        return {"ok": False, "error": f"unknown command {kind}"}
-
-    def request_stop(self, reason: str, interrupted: bool = True, signal_name: str | None = None,
-                     status: SessionStatus | None = None, exit_code: int | None = None) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        self.final_status = status or (SessionStatus.INTERRUPTED if interrupted else None)
-        if exit_code is not None:
-            self.exit_code = exit_code
-        elif interrupted:
-            self.exit_code = EXIT_INTERRUPTED
-        log.warning("stop_requested", reason=reason, signal=signal_name)
-        if self.view is not None:
-            self.view.event(f"stopping: {reason}")
-
-    async def pause(self, source: str) -> dict[str, Any]:
-        """Hold every agent (quiesced, or frozen) and stop session time until ``unpause``."""
-        if self.paused:
-            return {"ok": False, "error": "session is already paused"}
-        if self.stopping:
-            return {"ok": False, "error": "session is stopping"}
-        self.paused = True
-        self.paused_since_wall = self.clock.wall()
-        self.timer.hold()
-        agents = await pausing.hold_agents(self.hosts.values(),
-                                           self.cfg.checkpoint.quiesce_timeout_secs)
-        t = self.timer.elapsed()
-        self.ledger.record("pause", t, source=source, agents=agents)
-        self._set_status(SessionStatus.PAUSED)
-        log.info("paused", source=source, agents=agents, session_seconds=round(t, 1))
-        if self.view is not None:
-            self.view.event(f"paused by {source}: {len(agents)} agents held")
-        return {"ok": True, "paused": True, "agents": agents, "elapsed_seconds": round(t, 3)}
-
-    async def unpause(self, source: str) -> dict[str, Any]:
-        """Let the agents go again and restart session time."""
-        if not self.paused:
-            return {"ok": False, "error": "session is not paused"}
-        held = self.timer.release()
-        since = self.paused_since_wall
-        wall = round(self.clock.wall() - since, 3) if since is not None else None
-        self.paused = False
-        self.paused_since_wall = None
-        self.paused_wall_total += wall or 0.0
-        t = self.timer.elapsed()
-        # journaled before the agents go: their next events come after it
-        self.ledger.record("resume", t, source=source, held_seconds=held, paused_wall_seconds=wall)
-        agents = await pausing.release_agents(self.hosts.values())
-        self._set_status(SessionStatus.RUNNING)
-        log.info("resumed", source=source, paused_wall_seconds=wall,
-                 session_seconds=round(t, 1))
-        if self.view is not None:
-            self.view.event(f"resumed by {source} after {wall or 0:.1f} s")
-        return {"ok": True, "paused": False, "agents": agents, "elapsed_seconds": round(t, 3)}
-
-    async def forced_checkpoint(self, cmd: Command) -> dict[str, Any]:
-        result = await self.checkpoints.take("forced",
-                                             reason=str(cmd.args.get("reason") or cmd.source))
-        if result is None:
-            return {"ok": False, "error": "checkpoint failed; see session.log"}
-        return {"ok": True, "checkpoint": result}
-
-    def recovery_state(self) -> dict[str, Any]:
-        """Recovery history, limits, votes and flags, for checkpoints."""
-        return self.recovery.state()
-
-    async def reload_config(self) -> dict[str, Any]:
-        """SIGHUP: re-read config.toml; apply limits, recovery, error handling and
-        notifications in flight; log what changed (and what would need a restart)."""
-        from supervisor.control.reload import apply_reload
-
-        return await apply_reload(self)
-
-    def on_config_reloaded(self, old: Config, new: Config) -> None:
-        """Seam: called after a reload replaced ``self.cfg`` (``old`` -> ``new``; only the
-        reloadable sections differ). Parts that keep their own copy of a spec (recovery
-        policy, limits, notifications) take the new one here."""
-        self.recovery.reconfigure(new)
-
-    async def on_tick(self) -> None:
-        """Periodic: checkpoint triggers, then recovery (monitors, limits, actions)."""
-        await self.checkpoints.check_triggers()
-        await self.recovery.on_tick()
-
-    # ------------------------------------------------------------------ control plane
-    async def _start_http(self) -> None:
-        ctl = self.cfg.control
-        if not ctl.http_enabled:
-            return
-        from supervisor.control.http import start_http_server
-        from supervisor.errors import ControlError
-
-        try:
-            self.http = await start_http_server(self, self.layout.root, ctl.http_port,
-                                                ctl.port_fallback)
-        except ControlError as e:
-            log.error("http_unavailable", port=ctl.http_port, fallback=ctl.port_fallback,
-                      error=str(e))
-            raise
-        log.info("http_api", url=f"http://127.0.0.1:{self.http.port}")
-        if self.view is not None:
-            self.view.event(f"control API on http://127.0.0.1:{self.http.port} "
-                            f"(token in {self.layout.control_json})")
-
-    def submit(self, command: Command) -> None:
-        """Queue a command from the HTTP API (the loop answers it). A flood beyond
-        ``MAX_PENDING_COMMANDS`` waiting is refused (the API answers 503)."""
-        if self.finishing:
-            command.answer({"ok": False, "status": 409, "error": "the session is ending"})
-            return
-        if self.queue.qsize() >= MAX_PENDING_COMMANDS:
-            raise asyncio.QueueFull
-        self.queue.put_nowait(command)
-
-    def _refuse_pending(self, why: str) -> None:
-        """Answer every command still queued: nobody will carry them out now."""
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if isinstance(item, Command):
-                item.answer({"ok": False, "status": 409, "error": why})
-
-    def metrics_snapshot(self) -> dict[str, Any]:
-        return dict(self.recorder.last) if self.recorder.last else self._metrics_now()
-
-    def _metrics_now(self) -> dict[str, Any]:
-        c = self.counters
-        return {"schema_version": 1, "session_id": self.session_id,
-                "elapsed_seconds": round(self.timer.elapsed(), 3), "total_tokens": c.tokens,
-                "tool_calls": c.tool_calls, "tasks_completed": c.tasks_completed,
-                "errors_encountered": c.errors, "checkpoint_count": c.checkpoints,
-                "progress": self.progress()}
-
     # ------------------------------------------------------------------ signals & jobs
-    def _install_signals(self) -> None:
-        """USR1 status, USR2 checkpoint, HUP reload, TERM/INT stop (control/signals.py)."""
-        self.signal_inbox = signals.SignalInbox()
-        signals.install(asyncio.get_running_loop(), self._enqueue_signal)
-
-    def _enqueue_signal(self, sig: signal.Signals) -> None:
-        """A signal arrived (on the loop, not in the interrupted code): only enqueue. A
-        signal whose command is still waiting is folded into it, so a storm stays small."""
-        cmd = self.signal_inbox.command_for(sig)
-        if signals.SIGNALS[sig] == CommandKind.STOP:
-            # the flag at once, so a phase wait or launch in progress ends at its next check
-            self.request_stop(sig.name, signal_name=sig.name,
-                              exit_code=signals.exit_code_for(sig))
-        if cmd is None:
-            return
-        if cmd.kind == CommandKind.STATUS:
-            # fast lane: a status line must not wait behind a checkpoint in progress
-            self._spawn_task(self._handle(cmd), "status-signal")
-            return
-        self.queue.put_nowait(cmd)
-
-    def _remove_signals(self) -> None:
-        with contextlib.suppress(Exception):
-            signals.uninstall(asyncio.get_running_loop())
-        with contextlib.suppress(Exception):
-            signals.ignore_quiet_signals()  # a late `supervisor status` must not kill us
-
     def _start_scheduler(self) -> None:
         scale = self.cfg.session.time_scale
         sched = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1,

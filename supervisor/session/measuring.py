@@ -37,8 +37,12 @@ def _measure(project: Path, timeout: float, command: tuple[str, ...]) -> dict[st
     return summary
 
 
-def _copy_and_measure(project: Path, timeout: float, command: tuple[str, ...]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="megatest-phase-") as tmp:
+def _copy_and_measure(project: Path, timeout: float, command: tuple[str, ...],
+                      scratch: Path) -> dict[str, Any]:
+    # the copy lives in the session directory (``.measure/``), so a supervisor killed in
+    # the middle leaves nothing elsewhere; the next run of the session clears it
+    scratch.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="phase-", dir=scratch) as tmp:
         copy = Path(tmp) / "project"
         shutil.copytree(project, copy, symlinks=True,
                         ignore=shutil.ignore_patterns(*DEFAULT_EXCLUDES))
@@ -49,6 +53,9 @@ class ProjectMeasurer:
     def __init__(self, runner: SessionRunner):
         self.r = runner
         self._pending: set[asyncio.Task[None]] = set()
+        self.scratch = runner.layout.root / ".measure"
+        if self.scratch.exists():  # left by a supervisor that was killed mid-run
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     @property
     def timeout(self) -> float:
@@ -71,7 +78,8 @@ class ProjectMeasurer:
         r = self.r
         try:
             summary = await asyncio.to_thread(_copy_and_measure, r.layout.project_dir,
-                                              self.timeout, r.cfg.project.test_command)
+                                              self.timeout, r.cfg.project.test_command,
+                                              self.scratch)
         except Exception as e:
             log.exception("phase_tests_failed", phase=phase.name, error=str(e))
             return

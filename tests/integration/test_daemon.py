@@ -172,8 +172,8 @@ def test_daemon_launches_on_schedule_and_stop_leaves_sessions_running(env: Env) 
     stop = env.cli("daemon", "stop")
     assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
     assert d.wait(10) == 0 and daemon_pid(env.runs) is None
-    # running when the daemon stopped: it goes on and finishes on its own
-    assert psutil.Process(run.pid).status() != psutil.STATUS_ZOMBIE
+    # running when the daemon stopped: it goes on and finishes on its own ("completed",
+    # not "interrupted": the daemon's stop never reached it)
     wait_for(lambda: session_done(env.runs / run.session_id), 40, f"{run.session_id} done")
     for r in env.launched():
         wait_for(partial(session_done, env.runs / r.session_id), 40, f"{r.session_id} done")
