@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -24,6 +25,11 @@ def valid_session_id(session_id: str) -> bool:
 @dataclass(frozen=True)
 class SessionLayout:
     root: Path
+
+    def __post_init__(self) -> None:
+        # Always absolute: agents run in project/, so a path relative to the user's
+        # directory (the default ``test_runs``) would point nowhere for them.
+        object.__setattr__(self, "root", Path(os.path.abspath(self.root)))
 
     @classmethod
     def of(cls, test_runs_dir: Path | str, session_id: str) -> SessionLayout:

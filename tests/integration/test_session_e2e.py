@@ -107,3 +107,16 @@ def test_taken_port_without_fallback_is_refused_before_anything_is_made(runs: Pa
     assert r.returncode == 2
     assert f"port {port}" in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr
     assert list(runs.iterdir()) == []
+
+
+def test_default_relative_test_runs_dir_works_for_agents(tmp_path: Path) -> None:
+    """With no --test-runs-dir the session goes to ./test_runs of the user's directory, and
+    agents (which run inside project/) still find their files: the README's command."""
+    r = run_mega_test("task_queue", "1", "2", "--time-scale", "3600", "--session-id", "rel",
+                      cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    root = tmp_path / "test_runs" / "rel"
+    report = json.loads((root / "final_report.json").read_text())
+    assert report["status"] == "completed"
+    assert report["totals"]["failures"] == 0 and report["totals"]["tool_calls"] > 0
+    assert_no_session_processes(root)
