@@ -23,7 +23,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     PY="$(_pick_python)"
     echo "setting up $VENV with $($PY --version) (first run only)" >&2
     "$PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+        > /dev/null 2>&1 || echo "warning: could not upgrade pip; going on with $("$VENV/bin/python" -m pip --version)" >&2
 fi
 
 want="$( (cat "$REPO/pyproject.toml"; echo "extras=$EXTRAS") | sha256sum | cut -c1-16)"
@@ -32,7 +33,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     spec="$REPO"
     [ -n "$EXTRAS" ] && spec="$REPO[$EXTRAS]"
     echo "installing megatest-supervisor${EXTRAS:+ [$EXTRAS]} into .venv" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" \
+            > "$VENV/install.log" 2>&1; then
+        cat "$VENV/install.log" >&2
+        echo "error: installing into $VENV failed (log above, also in $VENV/install.log)" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
