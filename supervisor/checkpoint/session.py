@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from supervisor.runner import SessionRunner
 
 log = logs.get("checkpoint")
+ROUTINE_TRIGGERS = frozenset({"time", "tool_calls", "tokens"})
 
 
 class SessionCheckpoints:
@@ -119,7 +120,9 @@ class SessionCheckpoints:
                         **{k: v for k, v in summary.items() if k != "t"})
         self.last = {**summary, "wall": round(r.clock.wall(), 3)}
         log.info("checkpoint", **summary)
-        if r.view is not None:
+        # routine ones (time, tool calls, tokens) show in the live view's "last checkpoint"
+        # and in session.log; the console names the ones a person asked for or will look for
+        if r.view is not None and trigger not in ROUTINE_TRIGGERS:
             r.view.event(f"checkpoint {res.number:03d} ({trigger}): {res.files} files, "
                          f"{res.size_bytes / 1024:.0f} KiB, {res.duration_ms:.0f} ms, "
                          f"agents held {res.held_ms:.0f} ms")
