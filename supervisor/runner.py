@@ -74,7 +74,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
         self.paused = False
         self.resources: dict[str, dict[str, Any]] = {}
         self.loc: int | None = None
-        self._loc_at = -1e9
+        self._loc_at = 0.0  # wall (monotonic) time of the next LOC count
         self.tests: dict[str, Any] | None = None
         self.recent_errors: list[dict[str, Any]] = []
         self.scheduler: AsyncIOScheduler | None = None
@@ -301,10 +301,14 @@ class SessionRunner(AgentsMixin, ControlMixin):
                     host.proc.note_descendants(sample.descendants)
             self.resources = {k: {"cpu_percent": round(v.cpu_percent, 1), "rss_bytes": v.rss_bytes,
                                   "procs": v.num_procs} for k, v in samples.items()}
-            if self.clock.monotonic() - self._loc_at >= 2.0:
-                self._loc_at = self.clock.monotonic()
+            # LOC reads every file of project/: at most every 0.5 s of wall time, and never
+            # more than 5% of the wall time however large the project grows
+            if self.clock.monotonic() >= self._loc_at:
+                started = self.clock.monotonic()
                 loc = await asyncio.to_thread(count_loc, self.layout.project_dir)
                 self.loc = loc["lines_of_code"]
+                spent = self.clock.monotonic() - started
+                self._loc_at = started + max(0.5, 20 * spent)
             self._sample_metrics_sync()
             if self.view is not None:
                 self.view.update(self.status_snapshot())

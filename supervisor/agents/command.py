@@ -23,16 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-PLACEHOLDERS: tuple[str, ...] = (
-    "session_id",
-    "agent_id",
-    "role",
-    "phase",
-    "model",
-    "project_dir",
-    "prompt_file",
-    "resume_state",
-)
+from supervisor.config.schema import PLACEHOLDERS
+
 ENV_PREFIX = "MEGATEST_"
 LAUNCH_ENV = "MEGATEST_LAUNCH"  # set by spawn, unique per launch: marks all its processes
 

@@ -19,22 +19,13 @@ from supervisor.config.schema import (
     ACTIONS,
     BACKOFF_STRATEGIES,
     FAILURE_TYPES,
+    PLACEHOLDERS,
     PROJECT_TYPES,
     SEVERITIES,
 )
 
 Check = Callable[[Any], str | None]
 
-PLACEHOLDERS = (
-    "session_id",
-    "agent_id",
-    "role",
-    "phase",
-    "model",
-    "project_dir",
-    "prompt_file",
-    "resume_state",
-)
 NOTIFICATION_EVENTS = ("checkpoint", "phase_complete", "error", "complete")
 CONSENSUS_STRATEGIES = ("unanimous", "majority", "weighted", "priority")
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error")

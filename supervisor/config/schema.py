@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
 
+# Placeholders of the [agent] command template (DESIGN.md section 4).
+PLACEHOLDERS: tuple[str, ...] = (
+    "session_id", "agent_id", "role", "phase", "model", "project_dir", "prompt_file",
+    "resume_state",
+)
+
 PROJECT_TYPES = ("task_queue", "database", "microservices")
 BACKOFF_STRATEGIES = ("fixed", "linear", "exponential")
 SEVERITIES = ("transient", "recoverable", "degraded", "critical", "fatal")

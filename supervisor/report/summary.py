@@ -150,7 +150,8 @@ def _code(rec: SessionRecord, quality: Mapping[str, Mapping[str, Any]]) -> dict[
         "loc_by_language": t.get("loc_by_language"),
         "files": t.get("files"),
         "tests": {k: t.get(k) for k in ("passed", "failed", "errors", "skipped", "pass_rate",
-                                         "coverage", "duration_s", "exit_code", "timed_out")}
+                                         "coverage", "duration_s", "exit_code", "timed_out",
+                                         "command")}
         if t else None,
         "build": dict(quality["build"]) if "build" in quality else None,
         "security": dict(quality["security"]) if "security" in quality else None,

@@ -105,9 +105,19 @@ class AgentsMixin:
         self.recovery.on_stderr(host, line)
 
     async def _stop_agents(self: SessionRunner, why: str) -> None:
-        hosts = [h for h in self.hosts.values() if h.proc is not None]
-        if not hosts:
-            return
+        """Stop every agent; one launched meanwhile (a recovery relaunch racing the phase
+        end) is stopped too, so no agent outlives its phase."""
+        for _ in range(5):
+            hosts = [h for h in self.hosts.values() if h.proc is not None]
+            if not hosts:
+                self.hosts.clear()
+                return
+            await self._stop_hosts(hosts, why)
+            for h in hosts:
+                if self.hosts.get(h.agent_id) is h:
+                    del self.hosts[h.agent_id]
+
+    async def _stop_hosts(self: SessionRunner, hosts: list[AgentHost], why: str) -> None:
         grace = self.cfg.agent.stop_grace_secs
         results = await asyncio.gather(*(h.stop(grace) for h in hosts), return_exceptions=True)
         t = self.timer.elapsed()
@@ -120,7 +130,6 @@ class AgentsMixin:
             if h.last_state is not None:
                 self.agent_states[h.agent_id] = h.last_state
             self.ledger.record("agent_exit", t, agent=h.agent_id, how=str(how), why=why)
-        self.hosts.clear()
 
     async def _on_event(self: SessionRunner, host: AgentHost, ev: Event, t: float) -> None:
         f = ev.fields

@@ -47,7 +47,10 @@ def session_processes(session_root: Path) -> list[psutil.Process]:
                 continue
             env = p.info.get("environ") or {}
             cmd = " ".join(p.info.get("cmdline") or [])
-            if env.get("MEGATEST_SESSION_ID") == sid or needle in cmd:
+            # the project dir names this very session (ids repeat across concurrent tests)
+            in_session = (env.get("MEGATEST_SESSION_ID") == sid
+                          and env.get("MEGATEST_PROJECT_DIR", "").startswith(needle))
+            if in_session or needle in cmd:
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -60,7 +63,15 @@ def assert_no_session_processes(session_root: Path, wait: float = 5.0) -> None:
     while alive and time.monotonic() < deadline:
         time.sleep(0.1)
         alive = session_processes(session_root)
-    assert not alive, f"processes of the session still alive: {[p.pid for p in alive]}"
+    assert not alive, "processes of the session still alive: " + "; ".join(
+        _describe(p) for p in alive)
+
+
+def _describe(p: psutil.Process) -> str:
+    try:
+        return f"{p.pid} ppid {p.ppid()} {' '.join(p.cmdline())[:200]}"
+    except psutil.Error:
+        return str(p.pid)
 
 
 @pytest.fixture

@@ -206,6 +206,9 @@ def test_logs_print_the_session_log_and_an_agents_output(session: LiveSession) -
     r = sup(session.runs, "logs", session.session_id)
     assert r.returncode == 0 and "session_started" in r.stdout and "INFO" in r.stdout
     assert not r.stdout.lstrip().startswith("{")
+    out_log = session.root / "agents" / "architect-1" / "stdout.log"
+    wait_for(lambda: out_log.exists() and b'"tool_call"' in out_log.read_bytes(), 20,
+             "a tool call of architect-1")
     a = sup(session.runs, "logs", "--agent", "architect-1")
     assert a.returncode == 0 and "tool_call name=" in a.stdout, a.stderr
     e = sup(session.runs, "logs", "--agent", "architect-1", "--stderr")
