@@ -74,7 +74,7 @@ class AgentOps:
 
     def can_launch(self, phase: PlannedPhase | None) -> bool:
         r = self.r
-        return (phase is not None and r.phase is phase and not r.stopping
+        return (phase is not None and r.phase is phase and not r.stopping and not r.finishing
                 and r.timer.elapsed() < phase.end_s)
 
     # ---- commands to a running agent ----

@@ -106,6 +106,7 @@ class FakeRunner:
         self.resources: dict[str, dict[str, Any]] = {}
         self.paused = False
         self.stopping = False
+        self.finishing = False
         self.status = SessionStatus.RUNNING
         self.statuses: list[SessionStatus] = []
         self.stops: list[tuple[str, Any, Any]] = []
