@@ -66,7 +66,12 @@ def test_agent_dies_when_supervisor_is_sigkilled(tag, method):
 
     async def go():
         sup_pid, agent = await _fake_supervisor(tag, method)
-        cmdline = psutil.Process(agent["pid"]).cmdline()
+        cmdline: list[str] = []
+        for _ in range(100):  # empty while the launcher is still exec'ing the agent
+            cmdline = psutil.Process(agent["pid"]).cmdline()
+            if cmdline and cmdline[-1].endswith("silent.py"):
+                break
+            await asyncio.sleep(0.05)
         os.kill(sup_pid, signal.SIGKILL)
         await agent["proc"].wait()
         dead = await asyncio.to_thread(  # the control only needs to show it lives on
