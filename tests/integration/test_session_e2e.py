@@ -10,8 +10,8 @@ from tests.integration.conftest import assert_no_session_processes, run_mega_tes
 
 
 def test_short_session_completes_with_tree_and_matching_totals(runs: Path) -> None:
-    """A 1-hour, 3-agent session at scale 3600 completes; report totals equal the journal."""
-    r = run_mega_test("task_queue", "1", "3", "--time-scale", "3600", "--session-id", "s1",
+    """A 1-hour, 3-agent session at scale 1200 completes; report totals equal the journal."""
+    r = run_mega_test("task_queue", "1", "3", "--time-scale", "1200", "--session-id", "s1",
                       "--test-runs-dir", str(runs), "--seed", "7", timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     root = runs / "s1"
@@ -80,14 +80,14 @@ def test_real_world_fixture_config_loads_and_runs(runs: Path) -> None:
         import pytest
 
         pytest.skip(f"{fixture} not present")
-    r = run_mega_test("task_queue", "0.5", "2", "--config", str(fixture), "--time-scale", "3600",
+    r = run_mega_test("task_queue", "1", "2", "--config", str(fixture), "--time-scale", "1200",
                       "--session-id", "fx", "--test-runs-dir", str(runs), timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads((runs / "fx" / "final_report.json").read_text())
     assert report["status"] == "completed"
     assert [p["name"] for p in report["phases"]] == ["bootstrap", "development", "refinement",
                                                     "finalization"]
-    assert report["duration"]["planned_session_seconds"] == 1800
+    assert report["duration"]["planned_session_seconds"] == 3600
     assert_no_session_processes(runs / "fx")
 
 
@@ -112,7 +112,7 @@ def test_taken_port_without_fallback_is_refused_before_anything_is_made(runs: Pa
 def test_default_relative_test_runs_dir_works_for_agents(tmp_path: Path) -> None:
     """With no --test-runs-dir the session goes to ./test_runs of the user's directory, and
     agents (which run inside project/) still find their files: the README's command."""
-    r = run_mega_test("task_queue", "1", "2", "--time-scale", "3600", "--session-id", "rel",
+    r = run_mega_test("task_queue", "1", "2", "--time-scale", "1200", "--session-id", "rel",
                       cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     root = tmp_path / "test_runs" / "rel"
