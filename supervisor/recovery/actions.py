@@ -226,6 +226,9 @@ class RecoveryManager:
         self.awaiting = None
         t = r.timer.elapsed()
         self.history.record_human_resume(t)
+        # a human has decided: votes cast while the escalation was reaching the agents (the
+        # pause takes a moment) must not reopen the deadlock the human just settled
+        self.votes.clear()
         for seq in aw["failures"]:
             ep = self.episodes.pop(seq, None)
             if ep is None:
