@@ -129,6 +129,12 @@ class SessionRunner(AgentsMixin, ControlMixin):
         log.info("session_started", phases=[p.name for p in self.plan],
                  agents=len(self.slots), time_scale=self.cfg.session.time_scale,
                  resumed=bool(self.resume))
+        if self.cfg.notifications.email is not None:
+            msg = ("[notifications.email] is set, but this version does not send e-mail; "
+                   "use [notifications] webhook_url")
+            log.warning("email_not_sent", message=msg)
+            if self.view is not None:
+                self.view.event(f"warning: {msg}")
 
     def _start_index(self) -> int:
         if self.resume is None:

@@ -120,3 +120,15 @@ def test_default_relative_test_runs_dir_works_for_agents(tmp_path: Path) -> None
     assert report["status"] == "completed"
     assert report["totals"]["failures"] == 0 and report["totals"]["tool_calls"] > 0
     assert_no_session_processes(root)
+
+
+def test_email_settings_are_accepted_with_a_warning(runs: Path, tmp_path: Path) -> None:
+    """[notifications.email] validates, and the session says plainly it sends no e-mail."""
+    cfg = tmp_path / "email.toml"
+    cfg.write_text("[control]\nhttp_port = 0\n[notifications]\nenabled = true\n"
+                   "[notifications.email]\nsmtp_server = 'smtp.example.com'\n"
+                   "to_addresses = ['ops@example.com']\n")
+    r = run_mega_test("task_queue", "0.2", "2", "--config", str(cfg), "--time-scale", "3600",
+                      "--session-id", "em", "--test-runs-dir", str(runs), timeout=120)
+    assert "does not send e-mail" in r.stdout, r.stdout + r.stderr
+    assert '"email_not_sent"' in (runs / "em" / "session.log").read_text()
