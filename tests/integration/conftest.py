@@ -3,12 +3,14 @@ the session survives."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import pytest
@@ -79,3 +81,21 @@ def runs(tmp_path: Path) -> Iterator[Path]:
     d = tmp_path / "runs"
     d.mkdir()
     yield d
+
+
+def load_fake(name: str) -> ModuleType:
+    """A module of tests/integration/fake_agents/ (they are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"fake_agents_{name}", FAKE_AGENTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tag() -> Iterator[str]:
+    """A tag for the test's processes; none may be alive after the test."""
+    harness = load_fake("harness")
+    t = harness.new_tag()
+    yield t
+    assert harness.leftovers(t) == []

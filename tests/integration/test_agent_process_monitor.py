@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import psutil
 import pytest
@@ -21,16 +18,9 @@ from supervisor.agents.monitor import (
     sample_tree,
 )
 from supervisor.agents.process import AgentProcess
+from tests.integration.conftest import load_fake
 
-FAKE = Path(__file__).resolve().parent / "fake_agents"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fake_agents_{name}", FAKE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_fake
 
 
 h = _load("harness")
@@ -38,12 +28,6 @@ h = _load("harness")
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def tag():
-    """A tag for the test's processes; none may be alive after the test."""
-    t = h.new_tag()
-    yield t
-    assert h.leftovers(t) == []
 
 
 def test_sample_counts_children_and_memory(tag, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -11,23 +10,18 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import psutil
 import pytest
 
 from supervisor.agents.command import LAUNCH_ENV
 from supervisor.agents.process import reap_orphans
+from tests.integration.conftest import load_fake
 
 FAKE = Path(__file__).resolve().parent / "fake_agents"
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fake_agents_{name}", FAKE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_fake
 
 
 h = _load("harness")
@@ -35,12 +29,6 @@ h = _load("harness")
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def tag():
-    """A tag for the test's processes; none may be alive after the test."""
-    t = h.new_tag()
-    yield t
-    assert h.leftovers(t) == []
 
 
 async def _fake_supervisor(tag: str, method: str) -> tuple[int, dict]:
