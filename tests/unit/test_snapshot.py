@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from pathlib import Path
 
 import msgpack
@@ -12,32 +11,7 @@ import pytest
 
 from supervisor.checkpoint import objects as objects_mod
 from supervisor.checkpoint.snapshot import DEFAULT_EXCLUDES, Entry, SnapshotStore
-
-FAR_FUTURE = 2**62  # a filesystem clock past every file: nothing counts as racy
-
-
-def tree_state(root: Path) -> dict[str, tuple[str, int, bytes]]:
-    """Everything a restore must reproduce: kind, permission bits, content or link text."""
-    out: dict[str, tuple[str, int, bytes]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("symlink", 0, os.readlink(path).encode())
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), b"")
-            else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), path.read_bytes())
-    return out
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SnapshotStore:
-    s = SnapshotStore(tmp_path / "session" / "snapshots", durable=False)
-    monkeypatch.setattr(s, "fs_now_ns", lambda: FAR_FUTURE)
-    return s
+from tests.snapshot_support import FAR_FUTURE, tree_state
 
 
 def make_tree(root: Path) -> None:

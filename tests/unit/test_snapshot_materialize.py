@@ -10,34 +10,7 @@ import pytest
 
 from supervisor.checkpoint.snapshot import Entry, SnapshotStore
 from supervisor.errors import CheckpointCorrupt, CheckpointError
-
-FAR_FUTURE = 2**62
-
-
-def tree_state(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[str, int, bytes]]:
-    """Kind, permission bits and content or link text of every node under ``root``."""
-    out: dict[str, tuple[str, int, bytes]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        names = dirnames + filenames
-        dirnames[:] = [d for d in dirnames if d not in skip]  # recorded, not entered
-        for name in names:
-            path = Path(dirpath) / name
-            st = os.lstat(path)
-            rel = path.relative_to(root).as_posix()
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("symlink", 0, os.readlink(path).encode())
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), b"")
-            else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), path.read_bytes())
-    return out
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SnapshotStore:
-    s = SnapshotStore(tmp_path / "session" / "snapshots", durable=False)
-    monkeypatch.setattr(s, "fs_now_ns", lambda: FAR_FUTURE)
-    return s
+from tests.snapshot_support import tree_state
 
 
 @pytest.fixture
