@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supervisor.plan import fmt_duration
+from supervisor.session.publisher import EVENT, FINISHED, STATUS, Update
 
 STATUS_STYLE = {"running": "bold green", "paused": "bold yellow", "recovering": "bold magenta",
                 "completed": "bold cyan", "failed": "bold red", "crashed": "bold red",
@@ -162,8 +163,12 @@ def status_renderable(s: dict[str, Any], errors: int = 3) -> Any:
     return Group(*parts)
 
 
+VIEW_KINDS = frozenset({STATUS, EVENT, FINISHED})
+
+
 class SessionView:
-    """Live view on a TTY; plain progress lines (every 10%) and events otherwise."""
+    """Live view on a TTY; plain progress lines (every 10%) and events otherwise.
+    A subscriber of the session's publisher (``VIEW_KINDS``)."""
 
     def __init__(self, stream: IO[str] | None = None, live: bool | None = None, quiet: bool = False):
         self.stream = stream or sys.stdout
@@ -179,6 +184,14 @@ class SessionView:
             self._live = Live(console=self.console, refresh_per_second=4,
                               get_renderable=self._render, transient=False)
             self._live.start()
+
+    def notify(self, update: Update) -> None:
+        if update.kind == STATUS:
+            self.update(dict(update.data))
+        elif update.kind == EVENT:
+            self.event(str(update.data.get("text", "")))
+        elif update.kind == FINISHED:
+            self.finished(dict(update.data))
 
     def _render(self) -> Any:
         return status_renderable(self._last) if self._last else Text("starting...")

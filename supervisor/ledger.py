@@ -14,18 +14,23 @@ from typing import Any
 from supervisor.agents.protocol import Event, event_from_object
 from supervisor.clock import Clock
 from supervisor.counters import Counters
-from supervisor.session.journal import Journal, Record, read_journal
+from supervisor.session.journal import EVENT_KIND, Journal, Record, read_journal
+from supervisor.session.publisher import JOURNAL, Publisher, Update
 
 
 class Ledger:
+    """``publisher``: every record journaled is also published as a ``journal`` update,
+    built only when a subscriber wants those (``Publisher.wants``)."""
+
     def __init__(self, journal_path: Path, counters: Counters | None = None,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, publisher: Publisher | None = None):
         if clock is not None:
             self.journal = Journal(journal_path, clock_wall=clock.wall,
                                    clock_monotonic=clock.monotonic)
         else:
             self.journal = Journal(journal_path)
         self.counters = counters or Counters()
+        self.publisher = publisher
 
     @property
     def last_seq(self) -> int:
@@ -34,15 +39,29 @@ class Ledger:
     def agent_events(self, agent_id: str, t: float, events: Sequence[Event]) -> None:
         if not events:
             return
-        self.counters.last_seq = self.journal.append_events(agent_id, t, events)
+        last = self.counters.last_seq = self.journal.append_events(agent_id, t, events)
         apply = self.counters.apply_event
         for ev in events:
             apply(agent_id, ev.type, ev.fields, t)
+        pub = self.publisher
+        if pub is not None and pub.wants(JOURNAL):
+            self._publish_events(pub, agent_id, t, events, last)
+
+    def _publish_events(self, pub: Publisher, agent_id: str, t: float,
+                        events: Sequence[Event], last: int) -> None:
+        w, tr = self.journal.last_wall, round(t, 3)
+        for seq, ev in enumerate(events, last - len(events) + 1):
+            pub.publish(Update(JOURNAL, {"seq": seq, "t": tr, "w": w, "k": EVENT_KIND,
+                                         "a": agent_id, "e": ev.fields}))
 
     def record(self, kind: str, t: float, **fields: Any) -> int:
         seq = self.journal.append(kind, t, **fields)
         self.counters.last_seq = seq
         self.counters.apply_record(kind, fields, t)
+        pub = self.publisher
+        if pub is not None and pub.wants(JOURNAL):
+            pub.publish(Update(JOURNAL, {"seq": seq, "t": round(t, 3),
+                                         "w": self.journal.last_wall, "k": kind, **fields}))
         return seq
 
     def sync(self) -> None:

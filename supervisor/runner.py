@@ -35,8 +35,9 @@ from supervisor.session.agent_pool import AgentsMixin
 from supervisor.session.items import Internal, ResumePoint
 from supervisor.session.layout import SessionLayout
 from supervisor.session.measuring import ProjectMeasurer
+from supervisor.session.publisher import Publisher
 from supervisor.session.state import SessionStatus, check_transition
-from supervisor.session.status import write_status
+from supervisor.session.status import STATUS_FILE_KINDS, StatusFile
 from supervisor.session.timer import SessionTimer
 
 log = logs.get("session")
@@ -46,19 +47,22 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 class SessionRunner(AgentsMixin, ControlMixin):
     def __init__(self, cfg: Config, layout: SessionLayout, clock: Clock,
-                 resume: ResumePoint | None = None, view: Any = None):
+                 resume: ResumePoint | None = None):
         self.cfg = cfg
         self.layout = layout
         self.session_id = layout.session_id
         self.clock = clock
-        self.view = view
+        # every watcher (status.json, the console view, HTTP clients) is a subscriber
+        self.publisher = Publisher()
+        self.publisher.subscribe(StatusFile(layout), STATUS_FILE_KINDS)
         self.plan = plan_phases(cfg)
         self.slots = assign_agents(cfg)
         self.total_s = total_seconds(self.plan)
         self.resume = resume
         self.timer = SessionTimer(clock, base=resume.elapsed if resume else 0.0)
         self.timer.hold()  # start-up is not session time; released when the first phase starts
-        self.ledger = Ledger(layout.journal, resume.counters if resume else None, clock)
+        self.ledger = Ledger(layout.journal, resume.counters if resume else None, clock,
+                             publisher=self.publisher)
         self.counters = self.ledger.counters
         self.recorder = MetricsRecorder(layout.metrics_current, layout.metrics_history)
         self.monitor = ResourceMonitor()
@@ -133,8 +137,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
             msg = ("[notifications.email] is set, but this version does not send e-mail; "
                    "use [notifications] webhook_url")
             log.warning("email_not_sent", message=msg)
-            if self.view is not None:
-                self.view.event(f"warning: {msg}")
+            self.publisher.event(f"warning: {msg}", "warning")
 
     def _start_index(self) -> int:
         if self.resume is None:
@@ -188,8 +191,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
                                            self.exit_code)
         log.info("session_finished", status=str(status), exit_code=self.exit_code,
                  session_seconds=round(t, 1))
-        if self.view is not None:
-            self.view.finished(self.status_snapshot())
+        self.publisher.finished(self.status_snapshot())
 
     async def _final_measure(self) -> None:
         last = self.plan[-1] if self.plan and self.final_status == SessionStatus.COMPLETED else None
@@ -219,9 +221,8 @@ class SessionRunner(AgentsMixin, ControlMixin):
                            agents=[s.agent_id for s in phase.agents])
         log.info("phase_started", index=phase.index + 1, of=len(self.plan),
                  planned_seconds=phase.duration_s, agents=[s.agent_id for s in phase.agents])
-        if self.view is not None:
-            self.view.event(f"phase {phase.index + 1}/{len(self.plan)} {phase.name} started "
-                            f"({len(phase.agents)} agents)")
+        self.publisher.event(f"phase {phase.index + 1}/{len(self.plan)} {phase.name} started "
+                             f"({len(phase.agents)} agents)")
         self.write_status()
         # phase changes (launching, stopping, measuring, checkpointing) take real time that
         # is not the session's: at scale 3600 one wall second would be a session hour
@@ -316,8 +317,6 @@ class SessionRunner(AgentsMixin, ControlMixin):
                 spent = self.clock.monotonic() - started
                 self._loc_at = started + max(0.5, 20 * spent)
             self._sample_metrics_sync()
-            if self.view is not None:
-                self.view.update(self.status_snapshot())
         except Exception as e:
             log.exception("metrics_failed", error=str(e))
 
@@ -351,8 +350,9 @@ class SessionRunner(AgentsMixin, ControlMixin):
         self.write_status()
 
     def write_status(self) -> dict[str, Any]:
+        """Publish the status snapshot (status.json and the console are subscribers)."""
         snap = self.status_snapshot()
-        write_status(self.layout, str(self.status), snap)
+        self.publisher.status(snap)
         return snap
 
     # ------------------------------------------------------------------ measuring & report

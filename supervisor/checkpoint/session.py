@@ -122,9 +122,9 @@ class SessionCheckpoints:
         log.info("checkpoint", **summary)
         # routine ones (time, tool calls, tokens) show in the live view's "last checkpoint"
         # and in session.log; the console names the ones a person asked for or will look for
-        if r.view is not None and trigger not in ROUTINE_TRIGGERS:
-            r.view.event(f"checkpoint {res.number:03d} ({trigger}): {res.files} files, "
-                         f"{res.size_bytes / 1024:.0f} KiB, {res.duration_ms:.0f} ms, "
-                         f"agents held {res.held_ms:.0f} ms")
+        if trigger not in ROUTINE_TRIGGERS:
+            r.publisher.event(f"checkpoint {res.number:03d} ({trigger}): {res.files} files, "
+                              f"{res.size_bytes / 1024:.0f} KiB, {res.duration_ms:.0f} ms, "
+                              f"agents held {res.held_ms:.0f} ms")
         r.write_status()
         return summary

@@ -87,7 +87,7 @@ def _run_session(cfg: Any, layout: Any, quiet: bool = False, resume: Any = None)
     from supervisor import logs
     from supervisor.agents.process import become_subreaper
     from supervisor.clock import Clock
-    from supervisor.console import SessionView
+    from supervisor.console import VIEW_KINDS, SessionView
     from supervisor.runner import SessionRunner
     from supervisor.session.lock import SessionLock
 
@@ -102,7 +102,8 @@ def _run_session(cfg: Any, layout: Any, quiet: bool = False, resume: Any = None)
     click.echo(f"session {layout.session_id} -> {layout.root}"
                f"{' (resumed)' if resume else ''}")
     view.start()
-    runner = SessionRunner(cfg, layout, Clock(cfg.session.time_scale), resume=resume, view=view)
+    runner = SessionRunner(cfg, layout, Clock(cfg.session.time_scale), resume=resume)
+    runner.publisher.subscribe(view, VIEW_KINDS)
     try:
         code = asyncio.run(runner.run())
     except SupervisorError as e:

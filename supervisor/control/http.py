@@ -50,11 +50,13 @@ from supervisor.control.http_client import (
 from supervisor.control.prom import CONTENT_TYPE_LATEST, build_registry, render_metrics
 from supervisor.errors import ControlError
 from supervisor.session.files import write_json_atomic
+from supervisor.session.publisher import UpdateSource
 
 __all__ = [
     "ControlInfo",
     "ControlTarget",
     "HttpServer",
+    "UPDATES",
     "build_app",
     "call",
     "call_sync",
@@ -96,6 +98,11 @@ class ControlTarget(Protocol):
     def submit(self, command: Command) -> None:
         """Put ``command`` on the session queue without blocking."""
         ...
+
+
+# the session's publisher, for routes that push live updates (SSE, the dashboard):
+# ``request.app[UPDATES]`` (None when the server was started without one)
+UPDATES: web.AppKey[UpdateSource | None] = web.AppKey("updates")
 
 
 class ApiError(Exception):
@@ -235,13 +242,16 @@ class _Api:
 
 
 def build_app(
-    target: ControlTarget, token: str, reply_timeouts: Mapping[CommandKind, float] | None = None
+    target: ControlTarget, token: str, reply_timeouts: Mapping[CommandKind, float] | None = None,
+    updates: UpdateSource | None = None,
 ) -> web.Application:
-    """The aiohttp application: routes, error and auth middlewares, 64 KiB body limit."""
+    """The aiohttp application: routes, error and auth middlewares, 64 KiB body limit;
+    ``updates`` (the session's publisher) is ``app[UPDATES]`` for live routes."""
     api = _Api(target, {**DEFAULT_REPLY_TIMEOUTS, **(reply_timeouts or {})})
     app = web.Application(
         middlewares=[_errors_middleware, _auth_middleware(token)], client_max_size=MAX_BODY_BYTES
     )
+    app[UPDATES] = updates
     app.router.add_get("/api/status", api.status)
     app.router.add_get("/api/metrics", api.metrics)
     app.router.add_get("/metrics", api.prometheus)
@@ -315,6 +325,7 @@ async def start_http_server(
     *,
     reply_timeouts: Mapping[CommandKind, float] | None = None,
     shutdown_timeout: float = 2.0,
+    updates: UpdateSource | None = None,
 ) -> HttpServer:
     """Serve the control API on 127.0.0.1:``port`` (0: any free port), write control.json.
 
@@ -322,7 +333,7 @@ async def start_http_server(
     (default 30 s for checkpoint, 10 s for the others).
     """
     token = secrets.token_urlsafe(32)
-    app = build_app(target, token, reply_timeouts)
+    app = build_app(target, token, reply_timeouts, updates)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:

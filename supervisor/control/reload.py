@@ -195,9 +195,8 @@ async def apply_reload(runner: SessionRunner) -> dict[str, Any]:
     runner.ledger.record("config_reload", t, ok=True, path=str(path), **diff.to_json())
     log.info("config_reloaded", path=str(path), applied=len(diff.applied),
              needs_restart=len(diff.needs_restart))
-    if runner.view is not None:
-        runner.view.event(f"config reloaded: {len(diff.applied)} change(s) applied"
-                          + (f", {len(diff.needs_restart)} need a restart"
-                             if diff.needs_restart else ""))
+    runner.publisher.event(f"config reloaded: {len(diff.applied)} change(s) applied"
+                           + (f", {len(diff.needs_restart)} need a restart"
+                              if diff.needs_restart else ""))
     runner.write_status()
     return {"ok": True, "path": str(path), **diff.to_json()}

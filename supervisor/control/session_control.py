@@ -90,8 +90,7 @@ class ControlMixin:
         elif interrupted:
             self.exit_code = EXIT_INTERRUPTED
         log.warning("stop_requested", reason=reason, signal=signal_name)
-        if self.view is not None:
-            self.view.event(f"stopping: {reason}")
+        self.publisher.event(f"stopping: {reason}", "warning")
 
     async def pause(self: SessionRunner, source: str) -> dict[str, Any]:
         """Hold every agent (quiesced, or frozen) and stop session time until ``unpause``."""
@@ -108,8 +107,7 @@ class ControlMixin:
         self.ledger.record("pause", t, source=source, agents=agents)
         self._set_status(SessionStatus.PAUSED)
         log.info("paused", source=source, agents=agents, session_seconds=round(t, 1))
-        if self.view is not None:
-            self.view.event(f"paused by {source}: {len(agents)} agents held")
+        self.publisher.event(f"paused by {source}: {len(agents)} agents held")
         return {"ok": True, "paused": True, "agents": agents, "elapsed_seconds": round(t, 3)}
 
     async def unpause(self: SessionRunner, source: str) -> dict[str, Any]:
@@ -129,8 +127,7 @@ class ControlMixin:
         self._set_status(SessionStatus.RUNNING)
         log.info("resumed", source=source, paused_wall_seconds=wall,
                  session_seconds=round(t, 1))
-        if self.view is not None:
-            self.view.event(f"resumed by {source} after {wall or 0:.1f} s")
+        self.publisher.event(f"resumed by {source} after {wall or 0:.1f} s")
         return {"ok": True, "paused": False, "agents": agents, "elapsed_seconds": round(t, 3)}
 
     async def forced_checkpoint(self: SessionRunner, cmd: Command) -> dict[str, Any]:
@@ -172,15 +169,14 @@ class ControlMixin:
 
         try:
             self.http = await start_http_server(self, self.layout.root, ctl.http_port,
-                                                ctl.port_fallback)
+                                                ctl.port_fallback, updates=self.publisher)
         except ControlError as e:
             log.error("http_unavailable", port=ctl.http_port, fallback=ctl.port_fallback,
                       error=str(e))
             raise
         log.info("http_api", url=f"http://127.0.0.1:{self.http.port}")
-        if self.view is not None:
-            self.view.event(f"control API on http://127.0.0.1:{self.http.port} "
-                            f"(token in {self.layout.control_json})")
+        self.publisher.event(f"control API on http://127.0.0.1:{self.http.port} "
+                             f"(token in {self.layout.control_json})")
 
     def submit(self: SessionRunner, command: Command) -> None:
         """Queue a command from the HTTP API (the loop answers it). A flood beyond

@@ -88,7 +88,8 @@ class RecoveryManager:
         for aid, a in runner.counters.agents.items():
             self.health.prime(aid, a.tokens, a.tool_calls)
         self.notifier = notifier or Notifier(cfg.notifications, runner.session_id,
-                                             record=self._journal_alert, view=runner.view)
+                                             record=self._journal_alert,
+                                             on_event=runner.publisher.event)
         self.ops = AgentOps(runner)
         self.enforcer = LimitEnforcer(self)
         self.executor = ActionExecutor(self)

@@ -1,6 +1,6 @@
 """Alerts: what a human must know now (a pause for disk space, an escalation, the budget).
 
-Every alert goes to the log (and the console view), to the journal as an ``alert`` record,
+Every alert goes to the log (and, through ``on_event``, the session's publisher), to the journal as an ``alert`` record,
 to the recent-alerts list that ``status.json`` shows, and, when ``[notifications]`` is
 enabled with a ``webhook_url`` and ``"error"`` among its ``events``, to the webhook as a
 JSON POST. The POST runs in the background with tenacity retries (3 attempts,
@@ -17,7 +17,6 @@ Webhook body (schema 1)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,11 +60,11 @@ class Notifier:
     def __init__(self, spec: NotificationsSpec, session_id: str, *,
                  record: Record | None = None, post: Post | None = None,
                  sleep: Sleep | None = None, attempts: int = 3, timeout: float = 5.0,
-                 view: Any = None):
+                 on_event: Callable[[str, str], None] | None = None):
         self.spec = spec
         self.session_id = session_id
         self.record = record
-        self.view = view
+        self.on_event = on_event  # (text, level): a line for the console and live clients
         self._post = post or (lambda url, body: aiohttp_post(url, body, timeout))
         self._sleep = sleep or asyncio.sleep
         self.attempts = attempts
@@ -94,9 +93,8 @@ class Notifier:
                 self.record(entry)
             except Exception as e:  # the journal is the ledger's business; never fail here
                 log.error("alert_record_failed", error=str(e))
-        if self.view is not None:
-            with contextlib.suppress(Exception):
-                self.view.event(f"ALERT {severity}: {message}")
+        if self.on_event is not None:
+            self.on_event(f"ALERT {severity}: {message}", level)
         if self.webhook_enabled and severity != "info":
             self._spawn({"schema_version": PAYLOAD_SCHEMA, "event": "alert",
                          "session_id": self.session_id, **entry})

@@ -111,6 +111,7 @@ class Journal:
         self._wall = clock_wall
         self._mono = clock_monotonic
         self.dropped_bytes = 0  # torn tail cut off when the file was opened
+        self.last_wall = 0.0  # the ``w`` of the last record appended
         self.syncs = 0  # fsyncs done (inline, in the thread, or on sync/close)
         self._size = 0  # bytes in the file: this is the only writer (flock)
         self._cut_pending = False
@@ -205,11 +206,8 @@ class Journal:
             return self.last_seq
         if not math.isfinite(t):
             raise ValueError(f"journal time must be finite, got {t!r}")
-        mid = b',"t":%.3f,"w":%.3f,"k":"ev","a":%s,"e":' % (
-            t,
-            self._wall(),
-            json.dumps(agent_id).encode(),
-        )
+        self.last_wall = w = round(self._wall(), 3)
+        mid = b',"t":%.3f,"w":%.3f,"k":"ev","a":%s,"e":' % (t, w, json.dumps(agent_id).encode())
         seq = self.last_seq
         parts: list[bytes] = []
         add = parts.extend
@@ -231,7 +229,8 @@ class Journal:
         if not math.isfinite(t):
             raise ValueError(f"journal time must be finite, got {t!r}")
         seq = self.last_seq + 1
-        record = {"seq": seq, "t": round(t, 3), "w": round(self._wall(), 3), "k": kind}
+        self.last_wall = w = round(self._wall(), 3)
+        record = {"seq": seq, "t": round(t, 3), "w": w, "k": kind}
         record.update(fields)
         line = json.dumps(record, separators=(",", ":"), allow_nan=False, default=str)
         self._write(line.encode() + b"\n")

@@ -19,6 +19,7 @@ from supervisor.plan import AgentSlot, PlannedPhase
 from supervisor.recovery.actions import RecoveryManager
 from supervisor.session.journal import read_journal
 from supervisor.session.layout import SessionLayout
+from supervisor.session.publisher import Publisher
 from supervisor.session.state import AgentState, SessionStatus
 from supervisor.session.timer import SessionTimer
 
@@ -91,7 +92,7 @@ class FakeRunner:
         for d in (self.layout.root, self.layout.agents_dir, self.layout.project_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.session_id = "s1"
-        self.view = None
+        self.publisher = Publisher()
         self.ledger = Ledger(self.layout.journal, None, self.clock)
         self.counters = self.ledger.counters
         slots = tuple(AgentSlot(a, a.split("-")[0].title(), i) for i, a in enumerate(agents))

@@ -17,6 +17,7 @@ from supervisor.control.reload import apply_reload
 from supervisor.ledger import Ledger
 from supervisor.session.journal import read_journal
 from supervisor.session.layout import SessionLayout
+from supervisor.session.publisher import Publisher
 
 
 class Session:
@@ -28,7 +29,7 @@ class Session:
         self.cfg = cfg
         self.config_hash = config_hash(cfg)
         self.ledger = Ledger(self.layout.journal, clock=FakeClock())
-        self.view = None
+        self.publisher = Publisher()
         self.refuse = refuse
         self.reloaded: list[tuple[Config, Config]] = []
         self.statuses = 0
