@@ -4,14 +4,41 @@ Session time runs ``time_scale`` times faster than the wall clock: at scale 720 
 six-hour session takes 30 wall seconds. Everything in the supervisor that waits or
 measures durations asks a ``Clock``; tests use ``FakeClock`` and advance it by hand,
 so no test sleeps to wait on a timer.
+
+Code that has no ``Clock`` to ask because it runs outside a session (the CLI waiting for
+a daemon, a file follower, a report's timestamps, a child process timing its own work)
+uses the module functions below; ruff's TID251 keeps ``time.time``, ``time.monotonic``,
+``time.sleep`` and ``datetime.now`` out of every other module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import heapq
 import itertools
 import time
+
+
+def wall_time() -> float:
+    """Wall-clock Unix time (real, unscaled), for timestamps people read."""
+    return time.time()
+
+
+def monotonic() -> float:
+    """Real monotonic seconds, for durations and deadlines outside a session."""
+    return time.monotonic()
+
+
+def sleep_real(seconds: float) -> None:
+    """Block this thread for ``seconds`` of real time (CLI polling loops, child processes,
+    worker threads; never on an event loop)."""
+    time.sleep(max(0.0, seconds))
+
+
+def utc_now() -> _dt.datetime:
+    """The current time as an aware UTC datetime."""
+    return _dt.datetime.now(_dt.UTC)
 
 
 class Clock:
@@ -25,11 +52,11 @@ class Clock:
 
     def monotonic(self) -> float:
         """Real (unscaled) monotonic seconds."""
-        return time.monotonic()
+        return monotonic()
 
     def wall(self) -> float:
         """Wall-clock Unix time, for timestamps people read."""
-        return time.time()
+        return wall_time()
 
     def now(self) -> float:
         """Session seconds elapsed since this clock was created."""

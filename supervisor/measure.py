@@ -8,13 +8,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from supervisor.agents.command import launch_prefix
+from supervisor.clock import monotonic
 
 LANGUAGES = {
     ".py": "Python", ".rs": "Rust", ".go": "Go", ".js": "JavaScript", ".ts": "TypeScript",
@@ -79,7 +79,7 @@ def run_project_tests(
         # the test run must not outlive a supervisor killed without warning
         argv = [*launch_prefix(), *argv]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        start = time.monotonic()
+        start = monotonic()
         try:
             proc = subprocess.run(argv, cwd=project, env=env, capture_output=True,
                                   timeout=timeout_s, start_new_session=True)
@@ -89,7 +89,7 @@ def run_project_tests(
             result["timed_out"] = True
         except OSError as e:
             result["error"] = f"cannot run tests: {e}"
-        result["duration_s"] = round(time.monotonic() - start, 3)
+        result["duration_s"] = round(monotonic() - start, 3)
         if junit.exists():
             result.update(_junit_counts(junit))
         total = result["passed"] + result["failed"] + result["errors"]

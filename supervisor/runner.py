@@ -13,8 +13,6 @@ import contextlib
 import os
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from supervisor import __version__, logs
 from supervisor.agents.host import AgentHost
 from supervisor.agents.monitor import ResourceMonitor
@@ -35,6 +33,7 @@ from supervisor.session.agent_pool import AgentsMixin
 from supervisor.session.items import Internal, ResumePoint
 from supervisor.session.layout import SessionLayout
 from supervisor.session.measuring import ProjectMeasurer
+from supervisor.session.periodic import Periodic, interval_in_session
 from supervisor.session.publisher import Publisher
 from supervisor.session.state import SessionStatus, check_transition
 from supervisor.session.status import STATUS_FILE_KINDS, StatusFile
@@ -81,7 +80,8 @@ class SessionRunner(AgentsMixin, ControlMixin):
         self._loc_at = 0.0  # wall (monotonic) time of the next LOC count
         self.tests: dict[str, Any] | None = None
         self.recent_errors: list[dict[str, Any]] = []
-        self.scheduler: AsyncIOScheduler | None = None
+        self.periodic: list[Periodic] = []
+        self._periodic_tasks: list[asyncio.Task[Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.config_hash = config_hash(cfg)
         self.checkpoints = SessionCheckpoints(self)
@@ -198,8 +198,8 @@ class SessionRunner(AgentsMixin, ControlMixin):
         await self.measurer.final(last)
 
     def _stop_scheduler(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        for task in self._periodic_tasks:
+            task.cancel()
 
     def _end_journal(self, status: SessionStatus) -> None:
         t = self.timer.elapsed()
@@ -282,17 +282,19 @@ class SessionRunner(AgentsMixin, ControlMixin):
 
     # ------------------------------------------------------------------ signals & jobs
     def _start_scheduler(self) -> None:
-        scale = self.cfg.session.time_scale
-        sched = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1,
-                                               "misfire_grace_time": 5})
-        sched.add_job(self._sample_metrics, "interval",
-                      seconds=max(0.02, self.cfg.monitoring.metrics_interval_secs / scale),
-                      id="metrics")
-        sched.add_job(self._tick, "interval",
-                      seconds=max(0.02, min(5.0, self.cfg.monitoring.health_check_interval / scale)),
-                      id="tick")
-        sched.start()
-        self.scheduler = sched
+        """The periodic jobs, in session time (``Periodic`` waits on the session clock):
+        metrics every ``metrics_interval_secs``, the tick every ``health_check_interval``
+        (at most every 5 wall seconds); neither more often than every 20 ms of wall time."""
+        mon = self.cfg.monitoring
+        clock = self.clock
+        self.periodic = [
+            Periodic(clock, "metrics", interval_in_session(clock, mon.metrics_interval_secs),
+                     self._sample_metrics),
+            Periodic(clock, "tick", interval_in_session(clock, mon.health_check_interval,
+                                                        max_real=5.0), self._tick),
+        ]
+        self._periodic_tasks = [self._spawn_task(p.run(), f"periodic-{p.name}")
+                                for p in self.periodic]
 
     async def _tick(self) -> None:  # a coroutine: APScheduler runs it on the loop, not a thread
         if not self._tick_pending:  # never let ticks pile up behind a slow command

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from supervisor.agents.command import LAUNCH_ENV
+from supervisor.clock import sleep_real
 
 CTIME_TOLERANCE = 0.01  # seconds: psutil create times of one process agree within this
 
@@ -121,7 +121,7 @@ def kill_and_reap(victims: Mapping[int, psutil.Process], wait: float = 5.0) -> l
         pending = [p for p in pending if not _gone(p, me)]
         if not pending:
             break
-        time.sleep(0.02)
+        sleep_real(0.02)
     return [p.pid for p in killed]
 
 

@@ -5,11 +5,12 @@ The safe point: agents that announced ``quiesce`` are asked to stop at one (boun
 (SIGSTOP of their process group). Agents are released as soon as the project snapshot is
 taken; writing the checkpoint file and retention happen with the agents running again.
 
-Test hook (for the crash tests in ``tests/e2e``; never set in production):
-``MEGATEST_TEST_CHECKPOINT_PAUSE="N:SECONDS"`` makes checkpoint number N and later ones
-wait SECONDS (wall) after their snapshot objects are stored and before the checkpoint file
+Test hook: ``Checkpointer(..., pause_before_write=f)`` makes checkpoint number N wait
+``f(N)`` wall seconds after its snapshot objects are stored and before the checkpoint file
 is written, logging ``checkpoint_test_pause`` first, so a test can SIGKILL the supervisor
-in the middle of taking a checkpoint deterministically.
+in the middle of taking a checkpoint deterministically. The session wires
+``env_pause_hook()``: ``MEGATEST_TEST_CHECKPOINT_PAUSE="N:SECONDS"`` (the crash tests in
+``tests/e2e`` set it; never set in production) pauses checkpoint N and later ones.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import contextlib
 import os
 import platform
 import subprocess
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,15 @@ from supervisor.checkpoint.store import (
     encode_manifest,
     write_checkpoint,
 )
+from supervisor.clock import Clock
 from supervisor.session.layout import SessionLayout
 from supervisor.session.state import AgentState
 
 log = logs.get("checkpoint")
 PAUSE_ENV = "MEGATEST_TEST_CHECKPOINT_PAUSE"
+
+
+PauseHook = Callable[[int], float]
 
 
 def hook_pause_seconds(number: int, env: Mapping[str, str] | None = None) -> float:
@@ -52,6 +56,14 @@ def hook_pause_seconds(number: int, env: Mapping[str, str] | None = None) -> flo
         return float(seconds) if raw and number >= int(first) else 0.0
     except ValueError:
         return 0.0
+
+
+def env_pause_hook(env: Mapping[str, str] | None = None) -> PauseHook | None:
+    """The test hook ``MEGATEST_TEST_CHECKPOINT_PAUSE`` asks for, read once; None if unset."""
+    snapshot = dict(os.environ if env is None else env)
+    if not snapshot.get(PAUSE_ENV):
+        return None
+    return lambda number: hook_pause_seconds(number, snapshot)
 
 
 @dataclass
@@ -108,8 +120,14 @@ def git_commit(project: Path) -> str | None:
 
 
 class Checkpointer:
+    """``clock`` times each checkpoint (and its hold); ``pause_before_write`` is the test
+    hook above (None in production)."""
+
     def __init__(self, layout: SessionLayout, excludes: tuple[str, ...], keep_last: int,
-                 quiesce_timeout: float):
+                 quiesce_timeout: float, clock: Clock,
+                 pause_before_write: PauseHook | None = None):
+        self.clock = clock
+        self.pause_before_write = pause_before_write
         self.layout = layout
         self.excludes = excludes
         self.keep_last = keep_last
@@ -128,12 +146,12 @@ class Checkpointer:
         at time scale 600 almost an hour of session time).
         """
         async with self._lock:  # CLI, signal and HTTP at once: one after the other
-            t0 = time.monotonic()
+            t0 = self.clock.monotonic()
             if timer is not None:
                 timer.hold()
             try:
                 held = await hold_agents(hosts, self.quiesce_timeout)
-                h0 = time.monotonic()
+                h0 = self.clock.monotonic()
                 try:
                     body = state()  # counters and journal seq, consistent: no await between
                     manifest, stats = await asyncio.to_thread(
@@ -143,16 +161,16 @@ class Checkpointer:
             finally:
                 if timer is not None:
                     timer.release()
-            held_ms = (time.monotonic() - h0) * 1000 if held else 0.0
+            held_ms = (self.clock.monotonic() - h0) * 1000 if held else 0.0
             if stats.skipped:  # links out of project/, fifos, unreadable or vanished files
                 log.warning("snapshot_skipped", count=len(stats.skipped),
                             entries=[f"{p}: {why}" for p, why in stats.skipped[:20]])
             commit = await asyncio.to_thread(git_commit, self.layout.project_dir)
             number, path = self.store.next_path()
-            pause = hook_pause_seconds(number)
+            pause = self.pause_before_write(number) if self.pause_before_write else 0.0
             if pause > 0:
                 log.warning("checkpoint_test_pause", number=number, seconds=pause)
-                await asyncio.sleep(pause)
+                await self.clock.sleep(self.clock.to_session(pause))
             body.update({
                 "number": number,
                 "trigger": trigger,
@@ -163,9 +181,9 @@ class Checkpointer:
                              "schema": SCHEMA_VERSION, "python": platform.python_version(),
                              "msgpack": ".".join(map(str, msgpack.version))},
             })
-            body["duration_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            body["duration_ms"] = round((self.clock.monotonic() - t0) * 1000, 1)
             size = await asyncio.to_thread(write_checkpoint, path, body)
-            duration_ms = (time.monotonic() - t0) * 1000
+            duration_ms = (self.clock.monotonic() - t0) * 1000
             result = CheckpointResult(number, path, trigger, duration_ms, held_ms, size,
                                       stats.files, stats.bytes_hashed)
             try:

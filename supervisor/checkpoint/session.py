@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from supervisor import logs
-from supervisor.checkpoint.coordinator import Checkpointer
+from supervisor.checkpoint.coordinator import Checkpointer, env_pause_hook
 from supervisor.checkpoint.triggers import TriggerSpec, TriggerState, due
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ class SessionCheckpoints:
         self.r = runner
         ck = runner.cfg.checkpoint
         self.checkpointer = Checkpointer(runner.layout, tuple(ck.excludes), ck.keep_last,
-                                         ck.quiesce_timeout_secs)
+                                         ck.quiesce_timeout_secs, runner.clock,
+                                         env_pause_hook())
         c = runner.counters
         self.triggers = TriggerState(runner.timer.elapsed(), c.tool_calls, c.tokens)
         saved = runner.resume.extra.get("triggers") if runner.resume else None

@@ -12,12 +12,12 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from supervisor.clock import monotonic, sleep_real
 from supervisor.control.cli import EXIT_FAILED, EXIT_USAGE, _runs, fail, supervisor
 from supervisor.errors import SupervisorError
 
@@ -78,8 +78,8 @@ def _detach(runs: Path, path: Path) -> None:
     argv = [sys.executable, "-c", SUPERVISOR_CODE, "--test-runs-dir", str(runs), "daemon",
             "--schedules", str(path)]
     launched = spawn_detached(argv, runs / "daemon.out")
-    deadline = time.monotonic() + 20.0
-    while time.monotonic() < deadline:
+    deadline = monotonic() + 20.0
+    while monotonic() < deadline:
         if daemon_pid(runs) == launched.pid:
             click.echo(f"daemon started (pid {launched.pid}); log: {runs / 'daemon.log'}")
             return
@@ -87,7 +87,7 @@ def _detach(runs: Path, path: Path) -> None:
         if code is not None:
             tail = _tail(launched.out)
             fail(f"the daemon exited at once (code {code}):\n{tail}", code or EXIT_FAILED)
-        time.sleep(0.05)
+        sleep_real(0.05)
     fail(f"the daemon (pid {launched.pid}) did not take its lock within 20 s; "
          f"see {launched.out}", EXIT_FAILED)
 
@@ -118,11 +118,11 @@ def stop_cmd(ctx: click.Context, timeout: float) -> None:
 
     runs, pid = _live_daemon(ctx)
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
+    deadline = monotonic() + timeout
     while daemon_pid(runs) is not None:
-        if time.monotonic() > deadline:
+        if monotonic() > deadline:
             fail(f"the daemon (pid {pid}) did not stop within {timeout:g} s", EXIT_FAILED)
-        time.sleep(0.05)
+        sleep_real(0.05)
     click.echo(f"daemon stopped (pid {pid}); running sessions keep running")
 
 
@@ -134,8 +134,8 @@ def reload_cmd(ctx: click.Context, timeout: float) -> None:
     runs, pid = _live_daemon(ctx)
     before = _reload_info(runs).get("count", 0)
     os.kill(pid, signal.SIGHUP)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
         info = _reload_info(runs)
         if info.get("count", 0) > before:
             if info.get("ok"):
@@ -145,7 +145,7 @@ def reload_cmd(ctx: click.Context, timeout: float) -> None:
                 return
             fail(f"reload failed, the daemon keeps its old schedules:\n{info.get('error')}",
                  EXIT_USAGE)
-        time.sleep(0.05)
+        sleep_real(0.05)
     fail(f"sent SIGHUP to pid {pid}, but it did not report a reload within {timeout:g} s",
          EXIT_FAILED)
 

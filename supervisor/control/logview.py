@@ -5,9 +5,10 @@ structlog lines, an agent's protocol events), and following a file as it grows (
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from supervisor.clock import sleep_real
 
 SKIP = {"event", "timestamp", "level", "session_id"}
 
@@ -54,7 +55,7 @@ def follow_lines(path: Path, follow: bool, alive: Callable[[], bool],
         while not path.exists():
             if not alive():
                 return
-            time.sleep(poll)
+            sleep_real(poll)
         fh = open(path, encoding="utf-8", errors="replace")
     with fh:
         partial = ""
@@ -75,4 +76,4 @@ def follow_lines(path: Path, follow: bool, alive: Callable[[], bool],
                 if rest or partial:
                     yield from (partial + rest).splitlines(keepends=True)
                 return
-            time.sleep(poll)
+            sleep_real(poll)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supervisor.clock import monotonic, sleep_real, wall_time
 from supervisor.errors import UsageError
 from supervisor.session.layout import SessionLayout
 from supervisor.session.lock import stale_pid, supervisor_pid
@@ -50,7 +50,7 @@ class SessionInfo:
         return {"session_id": self.session_id, "status": self.effective_status,
                 "phase": ph.get("name"), "progress_percent": s.get("progress_percent"),
                 "pid": self.pid, "stale_pid": self.stale_pid,
-                "age_seconds": round(time.time() - self.mtime, 1),
+                "age_seconds": round(wall_time() - self.mtime, 1),
                 "path": str(self.layout.root)}
 
 
@@ -113,10 +113,10 @@ def fresh_status(found: SessionInfo, timeout: float = 2.0,
         os.kill(found.pid, signal.SIGUSR1)
     except OSError:
         return before
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
         cur = read_status_json(root)
         if cur and (before is None or cur.get("updated_wall") != before.get("updated_wall")):
             return cur
-        time.sleep(poll)
+        sleep_real(poll)
     return read_status_json(root) or before

@@ -7,13 +7,13 @@ after showing the final status.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 
+from supervisor.clock import sleep_real
 from supervisor.console import status_renderable
 from supervisor.control.sessions import SessionInfo, fresh_status, info
 from supervisor.plan import fmt_duration
@@ -43,7 +43,7 @@ def status_text(s: dict[str, Any]) -> str:
 
 
 def watch(found: SessionInfo, console: Console, interval: float,
-          sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+          sleep: Callable[[float], None] = sleep_real) -> dict[str, Any]:
     """Show ``found`` until its supervisor ends; returns the last snapshot shown."""
     interval = max(MIN_INTERVAL, interval)
     cur = found

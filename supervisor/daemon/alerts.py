@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from supervisor import logs
+from supervisor.clock import wall_time
 from supervisor.daemon.schedules import AlertSpec
 
 log = logs.get("daemon.alerts")
@@ -19,7 +19,7 @@ RETRY_WAIT = wait_exponential(multiplier=0.5, max=10)
 
 def alert_body(event: str, fields: dict[str, Any], wall: float | None = None) -> dict[str, Any]:
     return {"source": "megatest-supervisor daemon", "event": event,
-            "time": wall if wall is not None else time.time(), **fields}
+            "time": wall if wall is not None else wall_time(), **fields}
 
 
 async def post_webhook(spec: AlertSpec, body: dict[str, Any], wait: Any = RETRY_WAIT) -> int:

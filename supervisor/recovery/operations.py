@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supervisor import logs
 from supervisor.checkpoint.store import decode_manifest
+from supervisor.clock import wall_time
 from supervisor.errors import SupervisorError
 from supervisor.plan import AgentSlot, PlannedPhase
 from supervisor.session.files import write_text_atomic
@@ -208,7 +208,7 @@ class AgentOps:
     def clean_up(self) -> int:
         """Disk full: remove leftover temp files of atomic writes; bytes freed."""
         freed = 0
-        now = time.time()
+        now = wall_time()
         for root, _dirs, files in os.walk(self.r.layout.root):
             for name in files:
                 if not (name.startswith(".") and name.endswith(".tmp")):

@@ -24,12 +24,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from supervisor.checkpoint.inspect import list_checkpoints
+from supervisor.clock import monotonic
 from supervisor.measure import DEFAULT_EXCLUDES
 from supervisor.report.criteria import DELETED_BY_RETENTION
 from supervisor.session.layout import SessionLayout
@@ -69,7 +69,7 @@ def check_build(project: Path, timeout_s: float = CHECK_TIMEOUT_S,
     with tempfile.TemporaryDirectory(prefix="megatest-build-") as tmp:
         argv = [python, "-X", f"pycache_prefix={tmp}", "-m", "compileall", "-q",
                 "-x", rf"[/\\]({skip})[/\\]", str(project)]
-        start = time.monotonic()
+        start = monotonic()
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=timeout_s,
                                   start_new_session=True)
@@ -81,7 +81,7 @@ def check_build(project: Path, timeout_s: float = CHECK_TIMEOUT_S,
             out.update(timed_out=True, ok=False, errors=[f"timed out after {timeout_s:g} s"])
         except OSError as e:
             out.update(ok=None, error=f"cannot run compileall: {e}")
-        out["duration_s"] = round(time.monotonic() - start, 3)
+        out["duration_s"] = round(monotonic() - start, 3)
     out["command"] = f"python -m compileall -q {project.name}/"
     return out
 
@@ -98,7 +98,7 @@ def check_security(project: Path, timeout_s: float = CHECK_TIMEOUT_S,
     argv = [python, "-m", "bandit", "-r", ".", "-f", "json", "-q", "-x", excludes]
     out: dict[str, Any] = {"schema": QUALITY_SCHEMA, "check": "security", "tool": "bandit",
                            "ok": None, "timed_out": False, "excluded": "test files"}
-    start = time.monotonic()
+    start = monotonic()
     try:
         proc = subprocess.run(argv, cwd=project, capture_output=True, timeout=timeout_s,
                               start_new_session=True)
@@ -111,7 +111,7 @@ def check_security(project: Path, timeout_s: float = CHECK_TIMEOUT_S,
         out.update(timed_out=True, error=f"bandit timed out after {timeout_s:g} s")
     except OSError as e:
         out["error"] = f"cannot run bandit: {e}"
-    out["duration_s"] = round(time.monotonic() - start, 3)
+    out["duration_s"] = round(monotonic() - start, 3)
     return out
 
 

@@ -38,12 +38,12 @@ import json
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supervisor.clock import monotonic, wall_time
 from supervisor.errors import SessionError
 
 if TYPE_CHECKING:
@@ -102,8 +102,8 @@ class Journal:
         self,
         path: Path,
         fsync_interval: float = 1.0,
-        clock_wall: Callable[[], float] = time.time,
-        clock_monotonic: Callable[[], float] = time.monotonic,
+        clock_wall: Callable[[], float] = wall_time,
+        clock_monotonic: Callable[[], float] = monotonic,
         fsync_in_thread: bool = True,
     ):
         self.path = Path(path)

@@ -9,12 +9,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor.clock import wall_time
+
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def new_session_id(wall: float | None = None, token: str | None = None) -> str:
     """``mega-YYYYMMDD-HHMMSS-<8 hex>`` in UTC, e.g. mega-20261121-153000-1a2b3c4d."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if wall is None else wall))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(wall_time() if wall is None else wall))
     return f"mega-{stamp}-{token or secrets.token_hex(4)}"
 
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from supervisor.agents.monitor import same_process
 from supervisor.checkpoint.snapshot import SnapshotStore
 from supervisor.checkpoint.store import CheckpointStore, read_checkpoint
+from supervisor.clock import monotonic, sleep_real
 from supervisor.report.record import load_record
 from tests.integration.conftest import REPO, assert_no_session_processes, supervisor_cli
 
@@ -82,27 +82,27 @@ class Session:
 
     def wait_for(self, pred: Callable[[Rec], bool], timeout: float = 60.0, what: str = "") -> Rec:
         """The first journal record (from now on) for which ``pred`` holds; bounded."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = monotonic() + timeout
+        while monotonic() < deadline:
             for rec in self.poll_journal():
                 if pred(rec):
                     return rec
             if self.proc.poll() is not None:
                 raise AssertionError(f"session ended (rc {self.proc.returncode}) before {what}: "
                                      + self.output())
-            time.sleep(0.01)
+            sleep_real(0.01)
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
     def wait_log(self, event: str, timeout: float = 60.0) -> None:
         """Wait until session.log has a line for ``event``."""
-        deadline = time.monotonic() + timeout
+        deadline = monotonic() + timeout
         log = self.root / "session.log"
-        while time.monotonic() < deadline:
+        while monotonic() < deadline:
             if log.exists() and f'"event": "{event}"' in log.read_text(errors="replace"):
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"session ended before logging {event}: " + self.output())
-            time.sleep(0.01)
+            sleep_real(0.01)
         raise AssertionError(f"timed out after {timeout} s waiting for {event} in session.log")
 
     def kill(self) -> Killed:
@@ -221,10 +221,10 @@ def read_records(root: Path) -> list[Rec]:
 
 def assert_dead(pairs: list[tuple[int, float]], wait: float = 5.0) -> None:
     """None of these (pid, create_time) processes is alive (a reused pid does not count)."""
-    deadline = time.monotonic() + wait
+    deadline = monotonic() + wait
     alive = [p for p in pairs if same_process(*p) is not None]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while alive and monotonic() < deadline:
+        sleep_real(0.05)
         alive = [p for p in pairs if same_process(*p) is not None]
     assert not alive, f"agents of the killed supervisor still alive: {alive}"
 
@@ -323,6 +323,6 @@ def check_continued(killed: Killed, records: list[Rec]) -> None:
 
 
 def wait_dead(pid: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while psutil.pid_exists(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    deadline = monotonic() + timeout
+    while psutil.pid_exists(pid) and monotonic() < deadline:
+        sleep_real(0.02)

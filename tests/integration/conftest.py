@@ -7,13 +7,14 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import psutil
 import pytest
+
+from supervisor.clock import monotonic, sleep_real
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_AGENTS = Path(__file__).resolve().parent / "fake_agents"
@@ -60,10 +61,10 @@ def session_processes(session_root: Path) -> list[psutil.Process]:
 
 
 def assert_no_session_processes(session_root: Path, wait: float = 5.0) -> None:
-    deadline = time.monotonic() + wait
+    deadline = monotonic() + wait
     alive = session_processes(session_root)
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while alive and monotonic() < deadline:
+        sleep_real(0.1)
         alive = session_processes(session_root)
     assert not alive, "processes of the session still alive: " + "; ".join(
         _describe(p) for p in alive)

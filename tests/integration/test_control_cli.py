@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
+from supervisor.clock import sleep_real, wall_time
 from supervisor.control.http_client import call_sync
 from tests.integration.conftest import REPO, assert_no_session_processes
 from tests.integration.test_control_support import LiveSession, log_has_no_crash, wait_for
@@ -137,7 +138,7 @@ def test_pause_holds_agents_and_session_time_then_resume_continues(
     elapsed = snap["elapsed_seconds"]
     ck = sup(session.runs, "checkpoint")  # a checkpoint does not wake them
     assert ck.returncode == 0, ck.stderr
-    time.sleep(1.5)
+    sleep_real(1.5)
     again = status_json(session.runs)
     assert again["elapsed_seconds"] == elapsed and again["status"] == "paused"
     assert {a["id"]: a["state"] for a in again["agents"] if a["pid"]} == states
@@ -165,7 +166,7 @@ def test_cli_signal_and_http_checkpoints_at_once_are_all_valid(session: LiveSess
     def post() -> None:
         http["answer"] = call_sync(session.root, "POST", "/api/checkpoint", {"reason": "http"})
 
-    since = time.time()
+    since = wall_time()
     cli = sup_popen(session.runs, "checkpoint", session.session_id, "--reason", "cli",
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     thread = threading.Thread(target=post)

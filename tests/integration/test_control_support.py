@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from supervisor.checkpoint.inspect import verify_checkpoint
+from supervisor.clock import monotonic, sleep_real
 from supervisor.control.http_client import read_control
 from supervisor.session.journal import Record, read_journal
 from tests.integration.conftest import REPO
@@ -28,14 +28,14 @@ HTTP_ANY_PORT = '[control]\nhttp_port = 0\n\n[project]\ntest_command = ["true"]\
 def wait_for(check: Callable[[], T | None], timeout: float, what: str,
              poll: float = 0.05) -> T:
     """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
+    deadline = monotonic() + timeout
     while True:
         got = check()
         if got:
             return got
-        if time.monotonic() > deadline:
+        if monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(poll)
+        sleep_real(poll)
 
 
 class LiveSession:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
+from supervisor.clock import monotonic, sleep_real, wall_time
 from supervisor.daemon.pidfile import daemon_pid
 from supervisor.daemon.state import load_state, parse_iso
 from supervisor.session.layout import SessionLayout
@@ -55,12 +55,12 @@ cron = "0 0 1 1 *"
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
         got = pred()
         if got:
             return got
-        time.sleep(0.1)
+        sleep_real(0.1)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
@@ -191,8 +191,8 @@ def test_killed_daemon_restarted_launches_no_run_twice(env: Env) -> None:
     orphans = env.launched()
     before = {r.run_id for r in load_state(env.runs).runs}
     last_fire = load_state(env.runs).schedules["fast"].last_fire
-    time.sleep(5)  # two or three fire times pass while no daemon runs
-    restarted_at = time.time()
+    sleep_real(5)  # two or three fire times pass while no daemon runs
+    restarted_at = wall_time()
     second = env.daemon(path)
     wait_for(lambda: len(env.launched()) >= len(before) + 2, 30, "runs after the restart")
     assert env.cli("daemon", "stop").returncode == 0
@@ -229,7 +229,7 @@ def test_sigkilled_session_is_resumed_by_the_daemon_and_completes(env: Env) -> N
     root = env.runs / "victim"
     wait_for(lambda: (root / "status").exists()
              and (root / "status").read_text().strip() == "running", 30, "the session running")
-    time.sleep(1.0)  # into the session: some work and a checkpoint
+    sleep_real(1.0)  # into the session: some work and a checkpoint
     sess.send_signal(signal.SIGKILL)
     sess.wait(10)
     assert (root / "status").read_text().strip() == "running"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from supervisor.clock import monotonic
 from supervisor.control.commands import Command, CommandKind, CommandSource
 from supervisor.control.http import HttpServer, start_http_server
 
@@ -272,11 +272,11 @@ def test_session_that_never_answers_gives_504_in_time(tmp_path: Path) -> None:
             server,
             client,
         ):
-            started = time.monotonic()
+            started = monotonic()
             async with client.post("/api/checkpoint", headers=auth(server)) as resp:
                 assert resp.status == 504
                 answer = await resp.json()
-            elapsed = time.monotonic() - started
+            elapsed = monotonic() - started
             assert answer == {"ok": False, "error": "session did not answer within 0.3 s"}
             assert 0.25 <= elapsed < 2.0
             queued = target.queue.get_nowait()
@@ -322,9 +322,9 @@ def test_burst_of_200_mixed_requests_all_answered(tmp_path: Path) -> None:
                     await resp.read()
                     return resp.status
 
-            started = time.monotonic()
+            started = monotonic()
             statuses = await asyncio.gather(*(one(m, p) for m, p in plan))
-            elapsed = time.monotonic() - started
+            elapsed = monotonic() - started
             assert len(statuses) == 200
             for (_method, path), status in zip(plan, statuses, strict=True):
                 assert status == 200 or (path == "/api/pause" and status == 409), (path, status)

@@ -8,7 +8,6 @@ import contextlib
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import msgpack
 import pytest
 
 from supervisor.checkpoint.store import read_checkpoint
+from supervisor.clock import monotonic, sleep_real
 from supervisor.control.http_client import call_sync, read_control
 from supervisor.session.journal import read_journal
 from tests.integration.conftest import REPO, assert_no_session_processes, supervisor_cli
@@ -82,13 +82,13 @@ def status_json(root: Path) -> dict[str, Any]:
 
 def wait_for(what: str, cond: Callable[[], bool], proc: subprocess.Popen[str],
              timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
         if cond():
             return
         if proc.poll() is not None:
             raise AssertionError(f"session ended ({proc.returncode}) before: {what}")
-        time.sleep(0.02)
+        sleep_real(0.02)
     raise AssertionError(f"timed out waiting for: {what}")
 
 
@@ -128,7 +128,7 @@ def test_agent_failures_recover_as_the_table_says(tmp_path: Path, runs: Path) ->
             seen_status.add(str(snap.get("status")))
             for ep in (snap.get("recovery") or {}).get("active", []):
                 seen_active.add(ep["type"])
-            time.sleep(0.01)
+            sleep_real(0.01)
         assert proc.returncode in (0, 1), proc.stderr.read() if proc.stderr else ""
     assert (root / "status").read_text().strip() == "completed"
     got = outcomes_by_type(root)

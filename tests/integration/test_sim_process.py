@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from supervisor.agents.protocol import Event, parse_line
 from supervisor.agents.sim.faults import ERROR_FAULTS
+from supervisor.clock import monotonic
 
 REPO = Path(__file__).resolve().parents[2]
 Line = dict[str, Any]
@@ -56,10 +56,10 @@ class Sim:
 
     def until(self, match: Callable[[Line], bool], timeout: float = 5.0) -> Line:
         """Read lines until one matches; fail after ``timeout`` wall seconds."""
-        deadline = time.monotonic() + timeout
+        deadline = monotonic() + timeout
         while True:
             try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
+                line = self._queue.get(timeout=max(0.01, deadline - monotonic()))
             except queue.Empty:
                 pytest.fail(f"no matching line within {timeout}s; last: {self.lines[-3:]}")
             if line is None:
@@ -71,8 +71,8 @@ class Sim:
     def quiet_for(self, seconds: float) -> list[Line]:
         """Lines that arrive within ``seconds``."""
         got: list[Line] = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        deadline = monotonic() + seconds
+        while (left := deadline - monotonic()) > 0:
             try:
                 line = self._queue.get(timeout=left)
             except queue.Empty:
@@ -134,9 +134,9 @@ def test_eof_on_stdin_exits_promptly(tmp_path: Path) -> None:
         sim.until(of_type("hello"))
         assert sim.proc.stdin is not None
         sim.proc.stdin.close()
-        started = time.monotonic()
+        started = monotonic()
         assert sim.finish(timeout=5) == 0
-        assert time.monotonic() - started < 3.0
+        assert monotonic() - started < 3.0
     finally:
         sim.kill()
 
@@ -237,9 +237,9 @@ def test_agent_hang_fault(tmp_path: Path) -> None:
     sim = faulty(tmp_path, "agent_hang")
     try:
         sim.until(of_type("hello"))
-        deadline = time.monotonic() + 10  # the hang starts one session minute (17 ms) in
+        deadline = monotonic() + 10  # the hang starts one session minute (17 ms) in
         while sim.quiet_for(0.5):
-            assert time.monotonic() < deadline, "the simulator never went quiet"
+            assert monotonic() < deadline, "the simulator never went quiet"
         assert sim.quiet_for(1.0) == [] and sim.proc.poll() is None  # an hour: no heartbeat
         assert not any(line["type"] == "heartbeat" for line in sim.lines)
         sim.send({"cmd": "stop"})
@@ -255,9 +255,9 @@ def test_memory_pressure_fault(tmp_path: Path) -> None:
         sim.until(of_type("hello"))
         base = psutil.Process(sim.proc.pid).memory_info().rss
         sim.until(lambda line: line["type"] == "tokens" and line["context"] > 20_000)
-        deadline = time.monotonic() + 5
+        deadline = monotonic() + 5
         while psutil.Process(sim.proc.pid).memory_info().rss - base < 50 << 20:
-            assert time.monotonic() < deadline, "memory did not grow"
+            assert monotonic() < deadline, "memory did not grow"
             sim.quiet_for(0.05)
         sim.send({"cmd": "compress_context"})
         low = sim.until(lambda line: line["type"] == "tokens" and line["context"] < 20_000)

@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from supervisor.clock import sleep_real
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("Architect", "Coder", "Tester")
@@ -43,7 +44,7 @@ def run_phase(project: Path, project_type: str, index: int, states: Path,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     early: dict[str, list[bytes]] = {agent_id: [] for agent_id in procs}
     if snapshot is not None:
-        time.sleep(3600 / SCALE / 2 + 0.3)
+        sleep_real(3600 / SCALE / 2 + 0.3)
         for proc in procs.values():
             send(proc, b'{"cmd":"quiesce"}\n')
         for agent_id, proc in procs.items():
@@ -55,9 +56,9 @@ def run_phase(project: Path, project_type: str, index: int, states: Path,
         shutil.copytree(project, snapshot)
         for proc in procs.values():
             send(proc, b'{"cmd":"resume"}\n')
-        time.sleep(3600 / SCALE / 2)
+        sleep_real(3600 / SCALE / 2)
     else:
-        time.sleep(3600 / SCALE + 0.3)  # the phase, plus the agents' start-up
+        sleep_real(3600 / SCALE + 0.3)  # the phase, plus the agents' start-up
     events = {}
     for agent_id, proc in procs.items():
         out, err = proc.communicate(b'{"cmd":"stop"}\n', timeout=20)

@@ -12,9 +12,10 @@ import os
 import queue
 import signal
 import threading
-import time
 from collections.abc import Callable
 from typing import IO, Any
+
+from supervisor.clock import monotonic
 
 from .agent import SimAgent
 
@@ -32,7 +33,7 @@ class Runtime:
         stdin: IO[bytes] | None,
         stdout: IO[bytes],
         stderr: IO[str],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ):
         self.agent = agent
         self.scale = time_scale
