@@ -27,11 +27,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supervisor.checkpoint.manifest import Entry, validate_manifest
 from supervisor.checkpoint.objects import CacheValue, cache_value
-from supervisor.checkpoint.snapshot import Excludes, SnapshotStore, scan_tree
+from supervisor.checkpoint.tree import Excludes, scan_tree
 from supervisor.errors import CheckpointCorrupt, CheckpointError
+
+if TYPE_CHECKING:  # for annotations only: snapshot.py imports this module
+    from supervisor.checkpoint.snapshot import SnapshotStore
 
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _seq = itertools.count()

@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from supervisor.checkpoint.manifest import Entry, link_escapes, validate_manifest
+from supervisor.checkpoint.materialize import MaterializeStats, materialize
 from supervisor.checkpoint.objects import CacheValue, Ingested, ObjectStore, StatCache, cache_value
-from supervisor.checkpoint.tree import DirNode, Excludes, TreeScan
+from supervisor.checkpoint.tree import DirNode, Excludes, TreeScan, scan_tree
 from supervisor.checkpoint.watch import Changes, DirWatcher
 from supervisor.clock import Clock
 from supervisor.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from supervisor.checkpoint.materialize import MaterializeStats
 
 __all__ = [
     "DEFAULT_EXCLUDES",
@@ -49,44 +46,6 @@ __all__ = [
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (".git", ".venv", "node_modules", "__pycache__", ".cache")
 _PATH = operator.attrgetter("path")
-
-
-def scan_tree(
-    root: str, excludes: Excludes, problems: list[tuple[str, str]]
-) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (rel, lstat) for every non-excluded node under ``root``, never following links.
-
-    A directory is yielded once it could be opened; unreadable ones are yielded and
-    noted in ``problems``; ones that vanished are left out.
-    """
-    stack: list[tuple[str, os.stat_result | None]] = [("", None)]
-    while stack:
-        rel_dir, dir_st = stack.pop()
-        prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            it = os.scandir(f"{root}/{rel_dir}" if rel_dir else root)
-        except OSError as exc:
-            if dir_st is None:
-                raise
-            if not isinstance(exc, FileNotFoundError | NotADirectoryError):
-                problems.append((rel_dir, f"directory not readable: {exc.strerror}"))
-                yield rel_dir, dir_st
-            continue
-        with it:
-            if dir_st is not None:
-                yield rel_dir, dir_st
-            for de in it:
-                rel = prefix + de.name
-                if excludes.match(de.name, rel):
-                    continue
-                try:
-                    st = de.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if de.is_dir(follow_symlinks=False):
-                    stack.append((rel, st))
-                else:
-                    yield rel, st
 
 
 @dataclass(slots=True)
@@ -304,8 +263,6 @@ class SnapshotStore:
         excludes: Sequence[str] = DEFAULT_EXCLUDES,
     ) -> MaterializeStats:
         """Make ``project`` identical to ``manifest`` (see ``materialize.materialize``)."""
-        from supervisor.checkpoint.materialize import materialize
-
         if self._tree_key is not None and self._tree_key[0] == os.path.realpath(project):
             self.forget_tree()
         return materialize(self, manifest, Path(project), excludes)

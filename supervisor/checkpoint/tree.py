@@ -13,7 +13,7 @@ import errno
 import fnmatch
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from supervisor.checkpoint.manifest import Entry
@@ -262,3 +262,41 @@ class TreeScan:
         for node in self.tree.values():
             out.extend(node.files)
         return out
+
+
+def scan_tree(
+    root: str, excludes: Excludes, problems: list[tuple[str, str]]
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (rel, lstat) for every non-excluded node under ``root``, never following links.
+
+    A directory is yielded once it could be opened; unreadable ones are yielded and
+    noted in ``problems``; ones that vanished are left out.
+    """
+    stack: list[tuple[str, os.stat_result | None]] = [("", None)]
+    while stack:
+        rel_dir, dir_st = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        try:
+            it = os.scandir(f"{root}/{rel_dir}" if rel_dir else root)
+        except OSError as exc:
+            if dir_st is None:
+                raise
+            if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+                problems.append((rel_dir, f"directory not readable: {exc.strerror}"))
+                yield rel_dir, dir_st
+            continue
+        with it:
+            if dir_st is not None:
+                yield rel_dir, dir_st
+            for de in it:
+                rel = prefix + de.name
+                if excludes.match(de.name, rel):
+                    continue
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if de.is_dir(follow_symlinks=False):
+                    stack.append((rel, st))
+                else:
+                    yield rel, st

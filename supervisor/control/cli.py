@@ -15,22 +15,25 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from supervisor.control.cli_base import (
+    EXIT_CHECKPOINT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    find_or_fail,
+    runs_dir,
+    supervisor,
+)
 from supervisor.errors import SupervisorError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHECKPOINT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-def fail(err: SupervisorError | str, code: int | None = None) -> NoReturn:
-    msg = str(err)
-    click.echo(f"error: {msg}", err=True)
-    if code is None:
-        code = err.exit_code if isinstance(err, SupervisorError) else EXIT_FAILED
-    sys.exit(code)
-
+__all__ = ["EXIT_CHECKPOINT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
+           "fail", "run_mega_test_main", "supervisor", "supervisor_main"]
 
 # ---------------------------------------------------------------- run_mega_test
 @click.command(name="run_mega_test", context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,33 +150,11 @@ def run_mega_test_main() -> None:
 
 
 # ---------------------------------------------------------------- supervisor
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--test-runs-dir", type=click.Path(path_type=Path), envvar="MEGATEST_TEST_RUNS",
-              default="test_runs", show_default=True, help="Where sessions are.")
-@click.pass_context
-def supervisor(ctx: click.Context, test_runs_dir: Path) -> None:
-    """Watch and steer mega-test sessions."""
-    ctx.obj = {"test_runs": test_runs_dir}
-
-
 def supervisor_main() -> None:
     supervisor(prog_name="supervisor")
 
 
 # ---- helpers for verbs
-def _runs(ctx: click.Context) -> Path:
-    return Path(ctx.obj["test_runs"])
-
-
-def _find(ctx: click.Context, ref: str | None, want_running: bool = False) -> Any:
-    from supervisor.control.sessions import find_session
-
-    try:
-        return find_session(_runs(ctx), ref, want_running)
-    except SupervisorError as e:
-        fail(e)
-
-
 def _send(info: Any, kind: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """A command to a live session: over its HTTP API when it serves one (the answer is the
     session's), else by signal (checkpoint: SIGUSR2, stop: SIGINT, reload: SIGHUP)."""
@@ -232,12 +213,12 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     from supervisor.control.sessions import all_sessions
     from supervisor.plan import fmt_duration
 
-    rows = [s.row() for s in all_sessions(_runs(ctx))]
+    rows = [s.row() for s in all_sessions(runs_dir(ctx))]
     if as_json:
         click.echo(_json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(f"no sessions in {_runs(ctx)}")
+        click.echo(f"no sessions in {runs_dir(ctx)}")
         return
     t = Table(box=None, header_style="bold")
     for col in ("session", "status", "phase", "progress", "pid", "age"):
@@ -271,7 +252,7 @@ def status(ctx: click.Context, session: str | None, as_json: bool, watch: bool,
     from supervisor.control.watch import watch as watch_session
     from supervisor.control.watch import with_effective
 
-    found = _find(ctx, session)
+    found = find_or_fail(ctx, session)
     snap = _fresh_status(found)
     if snap is None:
         fail(f"session {found.session_id} has no status.json yet", EXIT_FAILED)
@@ -300,7 +281,7 @@ def _fresh_status(found: Any) -> dict[str, Any] | None:
 @click.pass_context
 def pause(ctx: click.Context, session: str | None) -> None:
     """Pause a running session (agents held; session time stops)."""
-    found = _find(ctx, session, want_running=True)
+    found = find_or_fail(ctx, session, want_running=True)
     _report_answer(_send(found, "pause"), f"paused {found.session_id}")
 
 
@@ -311,7 +292,7 @@ def pause(ctx: click.Context, session: str | None) -> None:
 @click.pass_context
 def resume(ctx: click.Context, session: str | None, wait_done: bool, quiet: bool) -> None:
     """Unpause a running session, or bring back one whose supervisor died."""
-    found = _find(ctx, session)
+    found = find_or_fail(ctx, session)
     if found.alive:
         _report_answer(_send(found, "resume"), f"resumed {found.session_id}")
         return
@@ -334,7 +315,7 @@ def resume(ctx: click.Context, session: str | None, wait_done: bool, quiet: bool
 @click.pass_context
 def stop(ctx: click.Context, session: str | None) -> None:
     """Stop a session gracefully (final checkpoint and report)."""
-    found = _find(ctx, session, want_running=True)
+    found = find_or_fail(ctx, session, want_running=True)
     _report_answer(_send(found, "stop"), f"stopping {found.session_id}")
 
 
@@ -352,7 +333,7 @@ def checkpoint(ctx: click.Context, args: tuple[str, ...], reason: str) -> None:
         return
     if len(args) > 1:
         fail("usage: supervisor checkpoint [SESSION] | verify FILE | show FILE", EXIT_USAGE)
-    found = _find(ctx, args[0] if args else None, want_running=True)
+    found = find_or_fail(ctx, args[0] if args else None, want_running=True)
     answer = _send(found, "checkpoint", {"reason": reason})
     ck = answer.get("checkpoint") or {}
     _report_answer(answer, f"checkpoint {ck.get('number', '?')} of {found.session_id}"
@@ -389,7 +370,7 @@ def checkpoints(ctx: click.Context, session: str | None, as_json: bool, deep: bo
 
     from supervisor.checkpoint.inspect import list_checkpoints
 
-    found = _find(ctx, session)
+    found = find_or_fail(ctx, session)
     rows = list_checkpoints(found.layout, deep)
     if as_json:
         click.echo(_json.dumps(rows, indent=2, default=str))
@@ -445,7 +426,7 @@ def logs(ctx: click.Context, session: str | None, follow: bool, agent_id: str | 
 
     from supervisor.control.logview import follow_lines, format_agent_line, format_log_line
 
-    found = _find(ctx, session)
+    found = find_or_fail(ctx, session)
     fmt: Callable[[str], str] | None
     if agent_id:
         folder = found.layout.agent_dir(agent_id)
@@ -476,4 +457,5 @@ def _alive(found: Any) -> bool:
     return supervisor_pid(found.layout) is not None
 
 
-from supervisor.control import cli_daemon, cli_report  # noqa: E402,F401  (registers verbs)
+# the verbs defined elsewhere register themselves on ``supervisor`` when imported
+from supervisor.control import cli_daemon, cli_report  # noqa: E402,F401

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from supervisor.clock import monotonic, sleep_real
-from supervisor.control.cli import EXIT_FAILED, EXIT_USAGE, _runs, fail, supervisor
+from supervisor.control.cli_base import EXIT_FAILED, EXIT_USAGE, fail, runs_dir, supervisor
 from supervisor.errors import SupervisorError
 
 SCHEDULES_ENV = "MEGATEST_SCHEDULES"
@@ -50,7 +50,7 @@ def daemon(ctx: click.Context, schedules: Path | None, detach: bool) -> None:
     from supervisor.daemon.schedules import load_schedules
     from supervisor.daemon.service import Daemon
 
-    runs = _runs(ctx).resolve()
+    runs = runs_dir(ctx).resolve()
     path = _schedules_path(schedules).resolve()
     pid = daemon_pid(runs)
     if pid is not None:
@@ -102,7 +102,7 @@ def _tail(path: Path, lines: int = 10) -> str:
 def _live_daemon(ctx: click.Context) -> tuple[Path, int]:
     from supervisor.daemon.pidfile import daemon_pid
 
-    runs = _runs(ctx).resolve()
+    runs = runs_dir(ctx).resolve()
     pid = daemon_pid(runs)
     if pid is None or pid <= 0:
         fail(f"no daemon is running for {runs}", EXIT_FAILED)
@@ -168,7 +168,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
     from supervisor.daemon.report import daemon_status, render_status
 
-    runs = _runs(ctx).resolve()
+    runs = runs_dir(ctx).resolve()
     try:
         report = daemon_status(runs)
     except SupervisorError as e:

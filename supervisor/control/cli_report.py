@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from supervisor.control.cli import EXIT_FAILED, EXIT_USAGE, _find, fail, supervisor
+from supervisor.control.cli_base import EXIT_FAILED, EXIT_USAGE, fail, find_or_fail, supervisor
 from supervisor.errors import SupervisorError
 
 FINAL_WORDS = ("completed", "failed", "interrupted", "budget_exhausted")
@@ -50,7 +50,7 @@ def report(ctx: click.Context, session: str, fmt: str, output: Path | None,
     from supervisor.report.markdown import render_markdown
     from supervisor.session.files import write_json_atomic, write_text_atomic
 
-    found = _find(ctx, session)
+    found = find_or_fail(ctx, session)
     rep = _build(found, measure=not no_measure)
     layout = found.layout
     written: list[Path] = []
@@ -103,7 +103,7 @@ def compare_cmd(ctx: click.Context, sessions: tuple[str, ...], as_json: bool,
 
     if len(sessions) < 2:
         fail("compare needs at least two sessions: supervisor compare A B [C ...]", EXIT_USAGE)
-    reports = [_build(_find(ctx, ref), measure) for ref in sessions]
+    reports = [_build(find_or_fail(ctx, ref), measure) for ref in sessions]
     result = compare(reports)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
