@@ -150,8 +150,9 @@ def test_pause_holds_agents_and_session_time_then_resume_continues(
     after = status_json(session.runs)
     assert after["status"] == "running" and after["paused_wall_seconds"] >= 1.5
     assert {a["state"] for a in after["agents"] if a["pid"]} <= {"running", "starting"}
-    wait_for(lambda: any(r.kind == "ev" and r.seq > _seq_of_last(session, "resume")
-                         for r in session.journal()), 20, "agent events after resume")
+    resumed_at = _seq_of_last(session, "resume")  # read once: the journal is long by now
+    wait_for(lambda: any(r.kind == "ev" and r.seq > resumed_at for r in session.journal()),
+             20, "agent events after resume")
 
 
 def _seq_of_last(session: LiveSession, kind: str) -> int:
