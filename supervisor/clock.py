@@ -82,6 +82,7 @@ class FakeClock(Clock):
         self._start_wall = start_wall
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+        self._asleep: asyncio.Event | None = None  # set when a sleeper arrives
 
     def monotonic(self) -> float:
         return self._real
@@ -111,4 +112,13 @@ class FakeClock(Clock):
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         deadline = self._real + session_seconds / self.time_scale
         heapq.heappush(self._sleepers, (deadline, next(self._seq), fut))
+        if self._asleep is not None:
+            self._asleep.set()
         await fut
+
+    async def until_sleeping(self, count: int = 1) -> None:
+        """Wait (on the loop, no polling) until at least ``count`` tasks sleep on this clock."""
+        while self.sleepers < count:
+            self._asleep = asyncio.Event()
+            await self._asleep.wait()
+        self._asleep = None

@@ -88,7 +88,7 @@ class _ToStructlog(logging.Handler):
 
                 msg += "\n" + "".join(traceback.format_exception(*record.exc_info))
             log.log(record.levelno, "library", logger=record.name, message=msg)
-        except Exception:  # logging must never raise
+        except Exception:  # noqa: BLE001 - logging must never raise
             pass
 
 

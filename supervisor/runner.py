@@ -129,7 +129,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
             "session_plan", t,
             phases=[{"name": p.name, "seconds": p.duration_s} for p in self.plan],
             agents={s.agent_id: s.role for s in self.slots})
-        self._set_status(SessionStatus.RUNNING)
+        self.set_status(SessionStatus.RUNNING)
         log.info("session_started", phases=[p.name for p in self.plan],
                  agents=len(self.slots), time_scale=self.cfg.session.time_scale,
                  resumed=bool(self.resume))
@@ -169,7 +169,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
             ("report", lambda: self._write_report(status)),
             ("alerts", lambda: self.recovery.notifier.flush(3.0)),  # last webhooks out
             ("snapshots", self.checkpoints.checkpointer.close),
-            ("status", lambda: self._set_status(status)),
+            ("status", lambda: self.set_status(status)),
         ]
         for name, step in steps:
             try:
@@ -230,7 +230,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
         try:
             if phase.end_s > self.timer.elapsed():  # a resumed phase with no time left: end it
                 for slot in phase.agents:
-                    await self._launch(slot, phase)
+                    await self.launch_agent(slot, phase)
         finally:
             self.timer.release()
         await self._wait_phase_end(phase)
@@ -293,7 +293,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
             Periodic(clock, "tick", interval_in_session(clock, mon.health_check_interval,
                                                         max_real=5.0), self._tick),
         ]
-        self._periodic_tasks = [self._spawn_task(p.run(), f"periodic-{p.name}")
+        self._periodic_tasks = [self.spawn_task(p.run(), f"periodic-{p.name}")
                                 for p in self.periodic]
 
     async def _tick(self) -> None:  # a coroutine: APScheduler runs it on the loop, not a thread
@@ -346,7 +346,7 @@ class SessionRunner(AgentsMixin, ControlMixin):
     def status_snapshot(self) -> dict[str, Any]:
         return live.status_snapshot(self)
 
-    def _set_status(self, status: SessionStatus) -> None:
+    def set_status(self, status: SessionStatus) -> None:
         check_transition(self.status, status)
         self.status = status
         self.write_status()

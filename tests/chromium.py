@@ -147,7 +147,7 @@ async def _kill_tree(proc: asyncio.subprocess.Process) -> None:
 
 async def _load(binary: str, path: Path, expressions: dict[str, str], screenshot: Path | None,
                 region: tuple[int, int] | None, timeout: float) -> PageResult:
-    url = path.resolve().as_uri()
+    url = (await asyncio.to_thread(path.resolve)).as_uri()
     result = PageResult(url)
     with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
@@ -174,6 +174,11 @@ async def _load(binary: str, path: Path, expressions: dict[str, str], screenshot
     return result
 
 
+def _write_shot(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 async def _drive(cdp: _Cdp, url: str, expressions: dict[str, str], screenshot: Path | None,
                  region: tuple[int, int] | None, timeout: float, result: PageResult) -> None:
     for domain in ("Page", "Runtime", "Log", "Network"):
@@ -196,8 +201,7 @@ async def _drive(cdp: _Cdp, url: str, expressions: dict[str, str], screenshot: P
                 "height": min(height, size["height"] - top, 12000), "scale": 1}
         shot = await cdp.send("Page.captureScreenshot", timeout=timeout, format="png",
                               clip=clip, captureBeyondViewport=True)
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(_write_shot, screenshot, base64.b64decode(shot["data"]))
     _collect(cdp.events, result)
 
 

@@ -185,7 +185,7 @@ def _garbage(reason: str, line: bytes, detail: str = "") -> Garbage:
     return Garbage(reason, _preview(line), len(line), detail)
 
 
-def parse_line(line: bytes | Oversize) -> Event | Garbage | None:
+def parse_line(line: bytes | Oversize) -> Event | Garbage | None:  # noqa: C901 - one check per protocol field, in order; the hot path of intake, kept flat on purpose
     """Parse one stdout line. Event, Garbage (why it is not one), or None for blank lines."""
     if isinstance(line, Oversize):
         return Garbage("oversize", _preview(line.preview), line.length, "line too long")

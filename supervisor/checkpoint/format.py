@@ -70,7 +70,7 @@ def _unpack(data: bytes) -> Any:
 
 def build_frame(header: Mapping[str, Any], body: bytes) -> bytes:
     """Assemble the bytes of a checkpoint file (exposed for tests that forge headers)."""
-    head = msgpack.packb(dict(header), use_bin_type=True)
+    head: bytes = msgpack.packb(dict(header), use_bin_type=True)
     return _PREAMBLE.pack(MAGIC, len(head), zlib.crc32(head)) + head + body
 
 

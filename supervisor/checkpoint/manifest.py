@@ -97,7 +97,7 @@ def link_escapes(path: str, target: str, links: Mapping[str, str]) -> str | None
     return None
 
 
-def _check_entry(e: object, index: int, where: str) -> Entry:
+def _check_entry(e: object, index: int, where: str) -> Entry:  # noqa: C901 - one check per manifest field, each with its own message
     if not isinstance(e, Entry):
         raise _bad(where, index, None, f"expected an Entry, got {type(e).__name__}")
     p = e.path

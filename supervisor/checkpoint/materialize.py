@@ -197,7 +197,7 @@ def _check_objects(store: SnapshotStore, files: list[Entry]) -> None:
         raise CheckpointCorrupt(str(store.objects_dir), problems[0] + more)
 
 
-def materialize(
+def materialize(  # noqa: C901 - the restore algorithm step by step (see the module docstring); split, it would need its state passed around
     store: SnapshotStore, manifest: Sequence[Entry], project: Path, excludes: Sequence[str]
 ) -> MaterializeStats:
     """Make ``project`` hold exactly ``manifest`` (excluded names aside)."""

@@ -37,8 +37,8 @@ from supervisor.config.schema import Config
 from supervisor.counters import Counters
 from supervisor.errors import CheckpointCorrupt, CheckpointMismatch, SessionError, UsageError
 from supervisor.ledger import Ledger, fold
-from supervisor.runner import ResumePoint
 from supervisor.session.files import read_json, write_json_atomic
+from supervisor.session.items import ResumePoint
 from supervisor.session.journal import read_journal
 from supervisor.session.layout import SessionLayout
 from supervisor.session.lock import supervisor_pid

@@ -90,7 +90,7 @@ class TreeScan:
         self.tree: dict[str, DirNode] = {}
         self.todo: list[tuple[str, str, os.stat_result, DirNode]] = []
 
-    def scan_dir(self, rel: str, mode: int) -> DirNode | None:
+    def scan_dir(self, rel: str, mode: int) -> DirNode | None:  # noqa: C901 - the incremental walk of one directory, hot path of bench_checkpoint
         """List one directory (watched first); its subdirectories are not entered."""
         abs_dir = f"{self.root}/{rel}" if rel else self.root
         self.watcher.add(abs_dir, rel)

@@ -123,7 +123,7 @@ class Decoder:
             elif f.default is not _MISSING:
                 values[f.name] = f.default
             elif f.default_factory is not _MISSING:
-                values[f.name] = f.default_factory()  # type: ignore[misc,operator]
+                values[f.name] = f.default_factory()  # type: ignore[operator]
         for key, item in raw.items():
             if key not in names:
                 self.unknown(path, key, names)

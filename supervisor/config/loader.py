@@ -195,7 +195,8 @@ def _apply_interval_env(
     if not math.isfinite(minutes):
         dec.problem(key, f"must be a finite number of minutes, got {text!r}")
         return cfg
-    return dec.build(Config, {"checkpoint": {"interval_minutes": minutes}}, "", cfg)
+    new: Config = dec.build(Config, {"checkpoint": {"interval_minutes": minutes}}, "", cfg)
+    return new
 
 
 def _override_table(o: Overrides, project_type: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ FINAL_WORDS = ("completed", "failed", "interrupted", "budget_exhausted")
 
 def _status_of(found: Any) -> str:
     """The status word when it is final; else running, or crashed if nobody runs it."""
-    return found.status if found.status in FINAL_WORDS else found.effective_status
+    return str(found.status if found.status in FINAL_WORDS else found.effective_status)
 
 
 def _build(found: Any, measure: bool) -> dict[str, Any]:

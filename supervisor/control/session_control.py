@@ -105,7 +105,7 @@ class ControlMixin:
                                            self.cfg.checkpoint.quiesce_timeout_secs)
         t = self.timer.elapsed()
         self.ledger.record("pause", t, source=source, agents=agents)
-        self._set_status(SessionStatus.PAUSED)
+        self.set_status(SessionStatus.PAUSED)
         log.info("paused", source=source, agents=agents, session_seconds=round(t, 1))
         self.publisher.event(f"paused by {source}: {len(agents)} agents held")
         return {"ok": True, "paused": True, "agents": agents, "elapsed_seconds": round(t, 3)}
@@ -124,7 +124,7 @@ class ControlMixin:
         # journaled before the agents go: their next events come after it
         self.ledger.record("resume", t, source=source, held_seconds=held, paused_wall_seconds=wall)
         agents = await pausing.release_agents(self.hosts.values())
-        self._set_status(SessionStatus.RUNNING)
+        self.set_status(SessionStatus.RUNNING)
         log.info("resumed", source=source, paused_wall_seconds=wall,
                  session_seconds=round(t, 1))
         self.publisher.event(f"resumed by {source} after {wall or 0:.1f} s")
@@ -224,7 +224,7 @@ class ControlMixin:
             return
         if cmd.kind == CommandKind.STATUS:
             # fast lane: a status line must not wait behind a checkpoint in progress
-            self._spawn_task(self._handle(cmd), "status-signal")
+            self.spawn_task(self._handle(cmd), "status-signal")
             return
         self.queue.put_nowait(cmd)
 

@@ -45,7 +45,7 @@ async def send_alert(spec: AlertSpec, event: str, fields: dict[str, Any],
         return None
     try:
         status = await post_webhook(spec, alert_body(event, fields), wait)
-    except Exception as e:  # a webhook being down must not stop the daemon
+    except Exception as e:  # noqa: BLE001 - a webhook being down must not stop the daemon
         log.error("alert_webhook_failed", alert=event, url=spec.webhook_url, error=str(e))
         return None
     log.info("alert_webhook_sent", alert=event, http_status=status)

@@ -234,6 +234,6 @@ def process_alive(pid: int | None, create_time: float | None) -> bool:
         p = psutil.Process(pid)
         if create_time and abs(p.create_time() - create_time) > 0.5:
             return False
-        return p.status() != psutil.STATUS_ZOMBIE
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False

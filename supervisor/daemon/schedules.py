@@ -362,8 +362,10 @@ def first_fire_time(trigger: BaseTrigger, last_fire: datetime | None, same_trigg
     maybe in the past (the runs missed while the daemon was down, which APScheduler then
     coalesces into one). A new or changed trigger starts from ``now`` (no catch-up). Never
     at or before ``last_fire``: a run is never handled twice."""
+    nxt: datetime | None
     if last_fire is not None and same_trigger:
-        return trigger.get_next_fire_time(last_fire, max(now, last_fire))
+        nxt = trigger.get_next_fire_time(last_fire, max(now, last_fire))
+        return nxt
     nxt = trigger.get_next_fire_time(None, now)
     if nxt is not None and last_fire is not None and nxt <= last_fire:
         nxt = trigger.get_next_fire_time(last_fire, last_fire)

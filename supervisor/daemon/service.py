@@ -228,7 +228,7 @@ class Daemon:
             if not event.job_id.startswith(JOB_PREFIX):
                 return
             name = event.job_id.removeprefix(JOB_PREFIX)
-            fire: datetime = event.scheduled_run_time  # type: ignore[attr-defined]
+            fire: datetime = event.scheduled_run_time
             self.on_fire(name, fire, missed=event.code == EVENT_JOB_MISSED)
         except Exception as e:  # a bug here must not stop the scheduler
             log.exception("job_event_failed", job=event.job_id, error=str(e))

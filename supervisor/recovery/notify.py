@@ -91,7 +91,7 @@ class Notifier:
         if self.record is not None:
             try:
                 self.record(entry)
-            except Exception as e:  # the journal is the ledger's business; never fail here
+            except Exception as e:  # noqa: BLE001 - the journal is the ledger's business; never fail here
                 log.error("alert_record_failed", error=str(e))
         if self.on_event is not None:
             self.on_event(f"ALERT {severity}: {message}", level)
@@ -136,7 +136,7 @@ class Notifier:
             return True
         except asyncio.CancelledError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a failing webhook is logged, never harms the session
             self.failed += 1
             log.warning("webhook_failed", url=url, error=str(e) or type(e).__name__,
                         attempts=self.attempts)

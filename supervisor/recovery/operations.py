@@ -84,7 +84,7 @@ class AgentOps:
             return False
         try:
             return await host.send(cmd, **fields)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a command that cannot be sent is a failed step, not a crash
             log.warning("agent_command_failed", agent=agent_id, command=cmd, error=str(e))
             return False
 
@@ -111,7 +111,7 @@ class AgentOps:
             return None
         try:
             how = str(await host.stop(r.cfg.agent.stop_grace_secs))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - an agent that will not stop is recorded as how=unknown
             log.error("agent_stop_failed", agent=agent_id, error=str(e))
             how = "unknown"
         host.state = AgentState.EXITED
@@ -137,7 +137,7 @@ class AgentOps:
             if state is not None:
                 r.agent_states[agent_id] = dict(state)
             try:
-                host = await r._launch(slot, phase, restart=True)
+                host = await r.launch_agent(slot, phase, restart=True)
             except SupervisorError as e:
                 raise StepFailed(f"relaunch of {agent_id} failed: {e}") from e
         finally:
@@ -152,7 +152,7 @@ class AgentOps:
         store = r.checkpoints.checkpointer.store
         try:
             newest = await self.blocking(store.newest_valid, False)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - an unreadable checkpoint falls back to the last state
             log.warning("checkpoint_read_failed", error=str(e))
             newest = None
         if newest is not None:
@@ -188,7 +188,7 @@ class AgentOps:
             r.ledger.record("session_restore", r.timer.elapsed(), checkpoint=info.number,
                             reason=why)
             for slot in phase.agents:
-                await r._launch(slot, phase, restart=True)
+                await r.launch_agent(slot, phase, restart=True)
         finally:
             r.timer.release()
         return {"checkpoint": info.number, "files": len(manifest)}

@@ -68,7 +68,7 @@ class SessionRecord:
                 and c.get("source") in INTERVENTION_SOURCES]
 
 
-def load_record(root: Path) -> SessionRecord:
+def load_record(root: Path) -> SessionRecord:  # noqa: C901 - one branch per session file read, each optional
     layout = SessionLayout(Path(root))
     try:
         cfg = config_from_dict(read_json(layout.config_json), source=str(layout.config_json))
@@ -115,7 +115,7 @@ def load_record(root: Path) -> SessionRecord:
     return rec
 
 
-def _note(rec: SessionRecord, seq: int, kind: str, t: float, w: float,
+def _note(rec: SessionRecord, seq: int, kind: str, t: float, w: float,  # noqa: C901 - one branch per journal record kind the report reads
           f: dict[str, Any]) -> None:
     if kind == "final_tests":
         rec.final_tests = dict(f.get("tests") or {})
@@ -215,6 +215,8 @@ def _apply_recovery(row: dict[str, Any], inc: Mapping[str, Any]) -> None:
 
 
 def _owner(rows: list[dict[str, Any]], agent: Any, ftype: Any) -> dict[str, Any] | None:
+    """The row itself (the caller updates it in place)."""
+    row: dict[str, Any]
     for row in reversed(rows):
         if row["agent"] == agent and row["type"] == ftype:
             return row

@@ -29,7 +29,7 @@ class AgentsMixin:
         models = self.cfg.agent.models or ("default",)
         return models[self.agent_models.get(slot.agent_id, 0) % len(models)]
 
-    async def _launch(self: SessionRunner, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> AgentHost:
+    async def launch_agent(self: SessionRunner, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> AgentHost:
         layout = self.layout
         state_path = layout.agent_state(slot.agent_id)
         layout.agent_dir(slot.agent_id).mkdir(parents=True, exist_ok=True)
@@ -69,10 +69,10 @@ class AgentsMixin:
                            role=slot.role, phase=phase.name, model=model, restart=restart,
                            pid=info["pid"], create_time=info["create_time"],
                            launch_token=info.get("launch_token"))
-        self._spawn_task(self._watch(host), f"agent-{slot.agent_id}")
+        self.spawn_task(self._watch(host), f"agent-{slot.agent_id}")
         return host
 
-    def _spawn_task(self: SessionRunner, coro: Any, name: str) -> asyncio.Task[Any]:
+    def spawn_task(self: SessionRunner, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

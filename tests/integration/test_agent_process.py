@@ -184,8 +184,7 @@ def test_grace_period_runs_on_the_injected_clock(tag, tmp_path):
         proc = await _spawn(tag, "ignore_term.py", tmp_path)
         await _hello(proc)
         stops = asyncio.gather(proc.stop(100, clock), proc.stop(100, clock))
-        while clock.sleepers == 0:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(clock.until_sleeping(), 10)
         await asyncio.sleep(0.3)
         alive_during_grace = proc.returncode is None
         clock.advance(100)

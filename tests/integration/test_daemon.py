@@ -112,7 +112,7 @@ class Env:
     def launched(self) -> list[Any]:
         try:
             return [r for r in load_state(self.runs).runs if r.pid]
-        except Exception:
+        except Exception:  # noqa: BLE001 - the state file may be mid-write while the daemon runs
             return []
 
     def log(self) -> list[dict[str, Any]]:

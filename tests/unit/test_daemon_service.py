@@ -32,7 +32,7 @@ def make(tmp_path: Path, text: str, clock: Clock | None = None) -> tuple[Daemon,
         assert on_disk is not None and on_disk.state == "launching"
         launched.append(run.run_id)
 
-    d._launch = fake_launch  # type: ignore[method-assign]
+    d._launch = fake_launch  # noqa: SLF001 - the test stands in for launching a process; type: ignore[method-assign]
     d.occupants = lambda: []  # type: ignore[method-assign]
     return d, launched
 
@@ -60,7 +60,7 @@ def test_full_capacity_queues_or_skips(tmp_path: Path) -> None:
     assert first.state == "superseded" and second.state == "queued"
     assert [r.run_id for r in load_state(d.runs).queued()] == [second.run_id]
     d.occupants = lambda: []  # type: ignore[method-assign]
-    d._drain()
+    d._drain()  # noqa: SLF001 - drives one step of the daemon at a time
     assert launched == [second.run_id]
     s, slaunched = make(tmp_path / "s", "[capacity]\nmax_sessions = 1\npolicy = 'skip'\n"
                                         "[schedules.w]\ninterval = 60\n")
@@ -68,7 +68,7 @@ def test_full_capacity_queues_or_skips(tmp_path: Path) -> None:
     skipped = s.on_fire("w", T0)
     assert skipped is not None and skipped.state == "skipped" and slaunched == []
     s.occupants = lambda: []  # type: ignore[method-assign]
-    s._drain()
+    s._drain()  # noqa: SLF001 - drives one step of the daemon at a time
     assert slaunched == []
 
 
@@ -80,14 +80,14 @@ def test_jobs_catch_up_from_the_saved_last_fire(tmp_path: Path) -> None:
     trig = d.spec.schedules[0].trigger_text
     d.state = DaemonState(schedules={"w": ScheduleRecord(last_fire=iso(T0), trigger=trig)})
     d.scheduler = AsyncIOScheduler(timezone=UTC)
-    d._sync_jobs()
+    d._sync_jobs()  # noqa: SLF001 - drives one step of the daemon at a time
     job = d.scheduler.get_job(JOB_PREFIX + "w")
     assert job.next_run_time == T0 + timedelta(days=7)  # in the past: missed, to coalesce
     assert job.coalesce is True and job.misfire_grace_time == 5400 and job.max_instances == 1
     assert d.state.schedules["w"].next_fire == iso(T0 + timedelta(days=7))
     d.state.schedules["w"].trigger = "cron '0 2 * * 6'"  # as if the file had changed
     d.scheduler.remove_job(JOB_PREFIX + "w")
-    d._sync_jobs()
+    d._sync_jobs()  # noqa: SLF001 - drives one step of the daemon at a time
     assert d.scheduler.get_job(JOB_PREFIX + "w").next_run_time == T0 + timedelta(days=14)
 
 
@@ -106,8 +106,8 @@ def run_scheduler(d: Daemon) -> list[tuple[str, datetime, bool]]:
 
         d.on_fire = on_fire  # type: ignore[method-assign]
         d.scheduler = AsyncIOScheduler(timezone=UTC)
-        d.scheduler.add_listener(d._on_job_event, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
-        d._sync_jobs()
+        d.scheduler.add_listener(d._on_job_event, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)  # noqa: SLF001 - drives one step of the daemon at a time
+        d._sync_jobs()  # noqa: SLF001 - drives one step of the daemon at a time
         d.scheduler.start()
         try:
             await asyncio.wait_for(done.wait(), 5)
@@ -155,9 +155,9 @@ def test_launch_interrupted_by_a_crash_is_not_repeated_once_the_session_exists(
     pending = d.state.add_run("w", T0 + timedelta(days=7), "launching", 2, 0.0)
     (d.runs / started.session_id).mkdir()
     d.save()
-    Daemon._launch(d, started)  # the real one: returns before starting anything
+    Daemon._launch(d, started)  # noqa: SLF001 - the real launch, called on purpose; the real one: returns before starting anything
     assert started.state == "launched" and d.children == {}
-    d._reopen_runs()  # the patched launch stands in for starting a process
+    d._reopen_runs()  # noqa: SLF001 - drives one step of the daemon at a time; the patched launch stands in for starting a process
     assert launched == [pending.run_id]
     assert load_state(d.runs).run(started.run_id).state == "launched"  # type: ignore[union-attr]
 
@@ -171,7 +171,7 @@ def test_reload_keeps_old_schedules_on_error_and_swaps_jobs_on_success(tmp_path:
     (tmp_path / "schedules.toml").write_text(text)
     d, _ = make(tmp_path, text)
     d.scheduler = AsyncIOScheduler(timezone=UTC)
-    d._sync_jobs()
+    d._sync_jobs()  # noqa: SLF001 - drives one step of the daemon at a time
     a_next = d.scheduler.get_job(JOB_PREFIX + "a").next_run_time
     (tmp_path / "schedules.toml").write_text(text + "[schedules.c]\ncron = 'x'\n")
     d.reload()

@@ -25,37 +25,37 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
+def _known(name: str, known: set[str]) -> str | None:
+    """The module of supervisor/ that importing ``name`` runs (``a.b.func`` -> ``a.b``)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imported(node: ast.Import | ast.ImportFrom, here: str, is_pkg: bool) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        pkg = here if is_pkg else here.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            pkg = pkg.rpartition(".")[0]
+        base = f"{pkg}.{base}" if base else pkg
+    return [f"{base}.{alias.name}" for alias in node.names]  # ``from pkg import module``
+
+
 def _runtime_imports(tree: ast.AST, here: str, is_pkg: bool, known: set[str]) -> set[str]:
     out: set[str] = set()
-
-    def target(name: str) -> str | None:
-        while name and name not in known:
-            name = name.rpartition(".")[0]
-        return name or None
-
-    def visit(node: ast.AST) -> None:
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if (t := target(alias.name)) is not None:
-                    out.add(t)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                pkg = here if is_pkg else here.rpartition(".")[0]
-                for _ in range(node.level - 1):
-                    pkg = pkg.rpartition(".")[0]
-                base = f"{pkg}.{base}" if base else pkg
-            for alias in node.names:  # ``from pkg import module`` imports the module
-                if (t := target(f"{base}.{alias.name}")) is not None:
-                    out.add(t)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
+            todo.extend(node.orelse)  # the TYPE_CHECKING branch never runs
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found = (_known(name, known) for name in _imported(node, here, is_pkg))
+            out.update(m for m in found if m is not None)
+        todo.extend(ast.iter_child_nodes(node))
     out.discard(here)
     return out
 

@@ -259,21 +259,21 @@ def test_threaded_fsync_runs_off_the_appending_thread(tmp_path: Path) -> None:
     j = Journal(tmp_path / "e.wal", fsync_interval=1.0, clock_monotonic=mono)
     done = threading.Event()
     threads: list[str] = []
-    real = j._fsync
+    real = j._fsync  # noqa: SLF001 - spies on the fsync to see which thread runs it
 
     def spy() -> None:
         real()
         threads.append(threading.current_thread().name)
         done.set()
 
-    j._fsync = spy  # type: ignore[method-assign]
+    j._fsync = spy  # noqa: SLF001 - spies on the fsync to see which thread runs it; type: ignore[method-assign]
     j.append_events("a", 0.0, [HB])
-    assert j._thread is None
+    assert j._thread is None  # noqa: SLF001 - no fsync thread before the first interval
     mono.value = 2.0
     j.append_events("a", 2.0, [HB])
     assert done.wait(5.0)
     assert threads[0].startswith("journal-fsync")
-    thread = j._thread
+    thread = j._thread  # noqa: SLF001 - the fsync thread must end on close
     j.close()
     assert thread is not None and not thread.is_alive()
 
@@ -288,11 +288,11 @@ def test_background_fsync_failure_is_raised_by_close(tmp_path: Path) -> None:
         failed.set()
         raise OSError(errno.EIO, "I/O error")
 
-    j._fsync = broken_fsync  # type: ignore[method-assign]
+    j._fsync = broken_fsync  # noqa: SLF001 - injects an fsync failure; type: ignore[method-assign]
     mono.value = 5.0
     j.append_events("a", 5.0, [HB])
     assert failed.wait(5.0)
-    del j._fsync  # back to the real method
+    del j._fsync  # noqa: SLF001 - injects an fsync failure; back to the real method
     with pytest.raises(OSError, match="I/O error"):
         j.close()
     assert j.closed

@@ -140,7 +140,7 @@ def test_webhook_is_retried_and_a_dead_one_never_raises(tmp_path: Path) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         slept: list[float] = []
 
         async def no_sleep(s: float) -> None:

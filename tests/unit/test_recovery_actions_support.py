@@ -124,14 +124,14 @@ class FakeRunner:
         models = self.cfg.agent.models
         return models[self.agent_models.get(agent_id, 0) % len(models)]
 
-    def _set_status(self, status: SessionStatus) -> None:
+    def set_status(self, status: SessionStatus) -> None:
         self.status = status
         self.statuses.append(status)
 
     def write_status(self) -> dict[str, Any]:
         return {}
 
-    def _spawn_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def spawn_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -147,16 +147,16 @@ class FakeRunner:
             return {"ok": False}
         self.paused = True
         self.timer.hold()
-        self._set_status(SessionStatus.PAUSED)
+        self.set_status(SessionStatus.PAUSED)
         self.ledger.record("pause", self.timer.elapsed(), source=source)
         return {"ok": True}
 
     def unpause(self) -> None:
         self.paused = False
         self.timer.release()
-        self._set_status(SessionStatus.RUNNING)
+        self.set_status(SessionStatus.RUNNING)
 
-    async def _launch(self, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> Any:
+    async def launch_agent(self, slot: AgentSlot, phase: PlannedPhase, restart: bool = False) -> Any:
         model = self.model(slot.agent_id)
         host = FakeHost(slot, self.timer.elapsed(), self.caps, model)
         self.hosts[slot.agent_id] = host

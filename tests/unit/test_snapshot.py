@@ -380,7 +380,7 @@ def test_objects_are_written_with_or_without_o_tmpfile(
     store: SnapshotStore, tmp_path: Path, tmpfile: bool
 ) -> None:
     """Small and streamed objects land intact whether or not O_TMPFILE is used."""
-    store.objects._tmpfile = tmpfile and hasattr(os, "O_TMPFILE")
+    store.objects._tmpfile = tmpfile and hasattr(os, "O_TMPFILE")  # noqa: SLF001 - both object-writing paths, with and without O_TMPFILE
     project = tmp_path / "project"
     project.mkdir()
     small, big = b"small\n" * 10, os.urandom(2 * 1024 * 1024 + 3)

@@ -141,7 +141,7 @@ class SimAgent:
         self._now_local = max(self._now_local, limit)
         return out
 
-    def command(self, cmd: Any, now: float) -> list[Event]:
+    def command(self, cmd: Any, now: float) -> list[Event]:  # noqa: C901 - one branch per supervisor command of protocol v1
         """Handle one supervisor command received at external time ``now``."""
         name = cmd.get("cmd") if isinstance(cmd, Mapping) else None
         if name not in COMMANDS:

@@ -95,7 +95,7 @@ class Runtime:
             os.dup2(devnull, self.stdout.fileno())
             return 0
 
-    def _run(self) -> int:
+    def _run(self) -> int:  # noqa: C901 - the simulated agent main loop: signals, stdin, timers and exit in one place
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)

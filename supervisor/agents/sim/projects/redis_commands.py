@@ -48,10 +48,10 @@ __BODY__
 __HELPERS__'''
 
 WRONG = ValueError  # marker for readability in the tables below
-Case = tuple[dict, list, Any, Any]
+Case = tuple[dict[bytes, Any], list[bytes], Any, Any]
 
 # name: (summary, arity, body, helpers, cases, error cases (db, args))
-COMMANDS: dict[str, tuple[str, int, str, str, list[Case], list[tuple[dict, list]]]] = {
+COMMANDS: dict[str, tuple[str, int, str, str, list[Case], list[tuple[dict[bytes, Any], list[bytes]]]]] = {
     "ping": ("reply PONG, or echo the message given", 0,
              "    return args[0] if args else b\"PONG\"", "",
              [({}, [], b"PONG", None), ({}, [b"hi"], b"hi", None)], []),
@@ -214,7 +214,7 @@ def source_repr(value: Any) -> str:
     return repr(value)
 
 
-def _test_module(name: str, arity: int, cases: list[Case], errors: list[tuple[dict, list]]) -> str:
+def _test_module(name: str, arity: int, cases: list[Case], errors: list[tuple[dict[bytes, Any], list[bytes]]]) -> str:
     lines = [
         "import pytest" if errors or arity else "",
         "",

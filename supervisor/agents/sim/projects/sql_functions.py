@@ -28,7 +28,7 @@ __BODY__
 '''
 
 # name: (summary, params, body, cases [(args, result)], error cases [args])
-FUNCTIONS: dict[str, tuple[str, str, str, list[tuple[tuple, Any]], list[tuple]]] = {
+FUNCTIONS: dict[str, tuple[str, str, str, list[tuple[tuple[Any, ...], Any]], list[tuple[Any, ...]]]] = {
     "upper": ("the text in upper case; NULL stays NULL", "text: Any",
               "    return None if text is None else str(text).upper()",
               [(("abc",), "ABC"), ((None,), None), ((12,), "12")], []),
@@ -151,7 +151,7 @@ def aggregate(values: list[Any]) -> Any:
 '''
 
 # name: (summary, init, step, finalize, cases [(values, result)])
-AGGREGATES: dict[str, tuple[str, str, str, str, list[tuple[list, Any]]]] = {
+AGGREGATES: dict[str, tuple[str, str, str, str, list[tuple[list[Any], Any]]]] = {
     "count": ("the number of non-NULL values", "        self.n = 0", "        self.n += 1",
               "        return self.n", [([1, None, "a"], 2), ([], 0)]),
     "sum": ("the sum of the values, NULL when there are none", "        self.total = None",
@@ -188,7 +188,7 @@ AGGREGATES: dict[str, tuple[str, str, str, str, list[tuple[list, Any]]]] = {
 }
 
 
-def _function_test(name: str, cases: list[tuple[tuple, Any]], errors: list[tuple]) -> str:
+def _function_test(name: str, cases: list[tuple[tuple[Any, ...], Any]], errors: list[tuple[Any, ...]]) -> str:
     rows = ",\n".join(f"    ({source_repr(list(args))}, {source_repr(result)})" for args, result in cases)
     text = (f"import pytest\n\nfrom __PKG__.functions.fn_{name} import NAME, call\n\n\n"
             f"def test_name():\n    assert NAME == {name.upper()!r}\n\n\n"
@@ -204,7 +204,7 @@ def _expected(result: Any) -> str:
     return f"pytest.approx({result!r})" if isinstance(result, float) else source_repr(result)
 
 
-def _aggregate_test(name: str, cases: list[tuple[list, Any]]) -> str:
+def _aggregate_test(name: str, cases: list[tuple[list[Any], Any]]) -> str:
     rows = ",\n".join(f"    ({source_repr(values)}, {_expected(result)})" for values, result in cases)
     return (f"import pytest\n\nfrom __PKG__.aggregates.agg_{name} import NAME, Aggregate, aggregate\n\n\n"
             f"@pytest.mark.parametrize(\"values, expected\", [\n{rows},\n])\n"
