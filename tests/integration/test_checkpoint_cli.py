@@ -64,7 +64,9 @@ def test_checkpoints_lists_every_column_and_marks_damage(runs: Path) -> None:
             continue
         assert r["valid"] and r["error"] is None
         assert r["time"] and r["phase"] and r["trigger"]
-        assert r["files"] > 0 and r["size_bytes"] > 0 and r["duration_ms"] is not None
+        # the first checkpoint may come before any agent wrote a file (a loaded machine)
+        assert r["files"] > 0 or r["number"] == 1
+        assert r["size_bytes"] > 0 and r["duration_ms"] is not None
     assert rows[-1]["trigger"] == "final"
     code, out, err = sup(runs, "checkpoints", SID)
     assert code == 0, err
@@ -74,15 +76,19 @@ def test_checkpoints_lists_every_column_and_marks_damage(runs: Path) -> None:
 
 def test_checkpoints_verify_flag_checks_objects(runs: Path) -> None:
     """--verify also checks every object: a missing object marks its checkpoint invalid."""
-    show = json.loads(sup(runs, "checkpoint", "show",
-                          str(runs / SID / "checkpoints" / "checkpoint_001.msgpack"))[1])
+    last = _last_checkpoint(runs)  # the final one: it surely holds files
+    show = json.loads(sup(runs, "checkpoint", "show", str(last))[1])
     digest = next(e["sha256"] for e in show["manifest"] if e["kind"] == "file")
     (runs / SID / "snapshots" / "objects" / digest[:2] / digest[2:]).unlink()
     code, out, _ = sup(runs, "checkpoints", SID, "--json", "--verify")
     assert code == 0
-    assert not json.loads(out)[0]["valid"]
+    assert not json.loads(out)[-1]["valid"]
     code, out, _ = sup(runs, "checkpoints", SID, "--json")
-    assert json.loads(out)[0]["valid"]  # without --verify only the file itself is read
+    assert json.loads(out)[-1]["valid"]  # without --verify only the file itself is read
+
+
+def _last_checkpoint(runs: Path) -> Path:
+    return sorted((runs / SID / "checkpoints").glob("checkpoint_*.msgpack"))[-1]
 
 
 def test_verify_exit_codes(runs: Path) -> None:
@@ -101,11 +107,12 @@ def test_verify_exit_codes(runs: Path) -> None:
 
 def test_show_prints_json(runs: Path) -> None:
     """show prints the checkpoint as JSON: header fields, counters, the manifest spelled out."""
-    code, out, err = sup(runs, "checkpoint", "show",
-                         str(runs / SID / "checkpoints" / "checkpoint_001.msgpack"))
+    last = _last_checkpoint(runs)
+    code, out, err = sup(runs, "checkpoint", "show", str(last))
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["session_id"] == SID and doc["number"] == 1 and doc["format"]
+    assert doc["session_id"] == SID and doc["number"] == int(last.stem.split("_")[1])
+    assert doc["format"]
     assert doc["counters"]["tool_calls"] >= 0 and doc["journal_seq"] > 0
     files = [e for e in doc["manifest"] if e["kind"] == "file"]
     assert files and all(len(e["sha256"]) == 64 for e in files)
